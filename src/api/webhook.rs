@@ -1,0 +1,360 @@
+//! `POST /api/gocardless/webhook`: check the sender, read and check the body, store, answer.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use chrono::Utc;
+use poem::http::{header, HeaderMap, StatusCode};
+use poem::web::RemoteAddr;
+use poem::{Body, Request, RequestBody};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
+use poem_openapi::types::Type;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object};
+use poem_openapi::{OpenApi, Tags};
+use sha2::{Digest, Sha256};
+use tracing::{info, warn, Instrument};
+
+use super::error::{ErrorBody, Rejection};
+use super::schema::Envelope;
+use crate::auth::sender::SenderPolicy;
+use crate::config::Environment;
+use crate::events;
+use crate::store::{NewDelivery, Saved, Store, Verification};
+
+/// GoCardless gives up after 10 seconds; answering 503 before that lets it retry sooner.
+const STORE_TIMEOUT: Duration = Duration::from_secs(8);
+/// Seconds a client is asked to wait after a 503.
+const RETRY_AFTER_SECONDS: u32 = 30;
+/// The header nginx fills with its request id.
+const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What the webhook needs from the rest of the service.
+pub struct WebhookApi {
+    pub policy: SenderPolicy,
+    pub environment: Environment,
+    pub max_body_bytes: usize,
+    pub store: Store,
+}
+
+#[derive(Tags)]
+enum WebhookTags {
+    /// Deliveries from GoCardless.
+    Webhooks,
+}
+
+/// How many of a delivery's events were new.
+#[derive(Object, Debug)]
+pub struct Accepted {
+    /// Events stored for the first time by this delivery.
+    pub accepted: u64,
+    /// Events already stored by an earlier delivery (or earlier in this one), not stored again.
+    pub duplicates: u64,
+}
+
+#[derive(ApiResponse)]
+pub enum WebhookResponse {
+    /// The delivery is stored (committed) and every event in it is accounted for.
+    #[oai(status = 200)]
+    Stored(Json<Accepted>),
+    /// The body is not JSON, not UTF-8, or the certificate header cannot be decoded.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No client certificate was presented.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The sender is not trusted: unknown proxy, unverified, unpinned or out-of-date certificate.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The body is larger than MAX_BODY_BYTES.
+    #[oai(status = 413)]
+    TooLarge(Json<ErrorBody>),
+    /// The body is not declared as JSON.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
+    /// The JSON breaks the schema; the message names the offending field's path.
+    #[oai(status = 422)]
+    Invalid(Json<ErrorBody>),
+    /// The database is unavailable; nothing was stored. Retry after the given seconds.
+    #[oai(status = 503)]
+    Unavailable(
+        Json<ErrorBody>,
+        /// Seconds to wait before retrying.
+        #[oai(header = "Retry-After")]
+        u32,
+    ),
+}
+
+impl From<Rejection> for WebhookResponse {
+    fn from(rejection: Rejection) -> Self {
+        let body = Json(rejection.body());
+        match rejection.status {
+            StatusCode::UNAUTHORIZED => WebhookResponse::Unauthorized(body),
+            StatusCode::FORBIDDEN => WebhookResponse::Forbidden(body),
+            StatusCode::PAYLOAD_TOO_LARGE => WebhookResponse::TooLarge(body),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => WebhookResponse::UnsupportedMediaType(body),
+            StatusCode::UNPROCESSABLE_ENTITY => WebhookResponse::Invalid(body),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                WebhookResponse::Unavailable(body, RETRY_AFTER_SECONDS)
+            }
+            _ => WebhookResponse::BadRequest(body),
+        }
+    }
+}
+
+#[OpenApi(tag = "WebhookTags::Webhooks")]
+impl WebhookApi {
+    /// Receive a GoCardless delivery: check the sender, validate the events, store them once.
+    #[oai(path = "/api/gocardless/webhook", method = "post", operation_id = "receive_webhook")]
+    async fn receive(&self, request: &Request, body: RawBody) -> WebhookResponse {
+        let peer = peer_ip(request);
+        let request_id = self.request_id(request, peer);
+        let span = tracing::info_span!(
+            "delivery",
+            request_id = %request_id,
+            peer = %peer.map_or_else(|| "-".into(), |ip| ip.to_string()),
+            webhook_id = tracing::field::Empty,
+            events = tracing::field::Empty,
+        );
+        let outcome = self
+            .handle(request, body.0, peer, &request_id)
+            .instrument(span)
+            .await;
+        match outcome {
+            Ok(saved) => WebhookResponse::Stored(Json(Accepted {
+                accepted: saved.accepted as u64,
+                duplicates: saved.duplicates as u64,
+            })),
+            Err(rejection) => rejection.into(),
+        }
+    }
+}
+
+impl WebhookApi {
+    async fn handle(
+        &self,
+        request: &Request,
+        body: Body,
+        peer: Option<IpAddr>,
+        request_id: &str,
+    ) -> Result<Saved, Rejection> {
+        let verification = self.check_sender(request.headers(), peer)?;
+        check_content_type(request.headers()).inspect_err(log_rejection)?;
+        let bytes = self.read_body(request.headers(), body).await.inspect_err(log_rejection)?;
+        let delivery = events::parse(&bytes)
+            .map_err(Rejection::from)
+            .inspect_err(log_rejection)?;
+
+        let span = tracing::Span::current();
+        span.record("events", delivery.events.len());
+        if let Some(webhook_id) = &delivery.webhook_id {
+            span.record("webhook_id", webhook_id.as_str());
+        }
+
+        let new_delivery = NewDelivery {
+            received_at: Utc::now(),
+            webhook_id: delivery.webhook_id.as_deref(),
+            body_sha256: hex::encode(Sha256::digest(&bytes)),
+            verification,
+            peer_addr: peer.map_or_else(|| "unknown".into(), |ip| ip.to_string()),
+            request_id,
+            events: &delivery.events,
+        };
+        let saved = self.store(&new_delivery).await?;
+        for conflict in &saved.conflicts {
+            warn!(
+                event_id = %conflict.0,
+                "conflicting duplicate: event already stored with other content; kept the first"
+            );
+        }
+        info!(
+            accepted = saved.accepted,
+            duplicates = saved.duplicates,
+            delivery_id = saved.delivery_id,
+            "delivery stored"
+        );
+        Ok(saved)
+    }
+
+    /// Production rejects a sender that fails a check; development stores the delivery
+    /// marked unverified, with the reason, and says so in the log.
+    fn check_sender(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Result<Verification, Rejection> {
+        match self.policy.check(peer, headers, SystemTime::now()) {
+            Ok(sender) => Ok(Verification::Pinned(sender.pin)),
+            Err(reason) if self.environment == Environment::Development => {
+                warn!(
+                    reason = %reason,
+                    "development mode: accepting a delivery that production would reject"
+                );
+                Ok(Verification::Unverified(reason.to_string()))
+            }
+            Err(reason) => {
+                let rejection = Rejection::from(&reason);
+                log_rejection(&rejection);
+                Err(rejection)
+            }
+        }
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Vec<u8>, Rejection> {
+        let too_large = || {
+            Rejection::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("body is larger than {} bytes", self.max_body_bytes),
+            )
+        };
+        // A declared length over the limit is refused before a byte of the body is read.
+        let declared = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
+            return Err(too_large());
+        }
+        match body.into_bytes_limit(self.max_body_bytes).await {
+            Ok(bytes) => Ok(bytes.to_vec()),
+            Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(too_large()),
+            Err(err) => Err(Rejection::new(
+                StatusCode::BAD_REQUEST,
+                "body_unreadable",
+                format!("the body could not be read: {err}"),
+            )),
+        }
+    }
+
+    async fn store(&self, delivery: &NewDelivery<'_>) -> Result<Saved, Rejection> {
+        let unavailable = || {
+            Rejection::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the delivery could not be stored; nothing was kept, retry later",
+            )
+        };
+        match tokio::time::timeout(STORE_TIMEOUT, self.store.save(delivery)).await {
+            Ok(Ok(saved)) => Ok(saved),
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "database fault; answering 503");
+                Err(unavailable())
+            }
+            Err(_) => {
+                tracing::error!(timeout = ?STORE_TIMEOUT, "database too slow; answering 503");
+                Err(unavailable())
+            }
+        }
+    }
+
+    /// The proxy's request id when a trusted proxy sent one, so that log lines on both sides
+    /// match; otherwise a new one.
+    fn request_id(&self, request: &Request, peer: Option<IpAddr>) -> String {
+        let from_proxy = peer
+            .filter(|ip| self.policy.is_trusted(*ip))
+            .and_then(|_| request.headers().get(REQUEST_ID_HEADER))
+            .and_then(|value| value.to_str().ok())
+            .filter(|id| !id.is_empty() && id.len() <= 128);
+        from_proxy.map_or_else(new_request_id, str::to_owned)
+    }
+}
+
+fn log_rejection(rejection: &Rejection) {
+    warn!(
+        status = rejection.status.as_u16(),
+        error = rejection.code,
+        "delivery rejected: {}",
+        rejection.message
+    );
+}
+
+/// JSON, in UTF-8: `application/json`, with or without `charset=utf-8`.
+fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
+    let unsupported = |message: String| {
+        Rejection::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    };
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(unsupported("Content-Type must be application/json".into()));
+    };
+    let value = value.to_str().unwrap_or_default();
+    let mut parts = value.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(unsupported(format!(
+            "Content-Type must be application/json, not {:?}",
+            truncate(essence, 80)
+        )));
+    }
+    for parameter in parts.filter(|p| !p.is_empty()) {
+        let (name, charset) = parameter.split_once('=').unwrap_or((parameter, ""));
+        let charset = charset.trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset")
+            && !charset.eq_ignore_ascii_case("utf-8")
+            && !charset.eq_ignore_ascii_case("utf8")
+        {
+            return Err(unsupported(format!(
+                "JSON must be UTF-8, not charset {:?}",
+                truncate(charset, 40)
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn truncate(text: &str, max: usize) -> &str {
+    text.char_indices().nth(max).map_or(text, |(at, _)| &text[..at])
+}
+
+/// The address of the socket's other end: the only source of the peer's identity.
+fn peer_ip(request: &Request) -> Option<IpAddr> {
+    match request.remote_addr() {
+        RemoteAddr(poem::Addr::SocketAddr(addr)) => Some(addr.ip()),
+        _ => None,
+    }
+}
+
+fn new_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let micros = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_micros());
+    let sequence = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("gcw-{:x}-{micros:x}-{sequence:x}", std::process::id())
+}
+
+/// The webhook's body, untouched: it is read only once the sender has been checked.
+pub struct RawBody(Body);
+
+impl<'a> ApiExtractor<'a> for RawBody {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        Envelope::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: Some("A GoCardless delivery: an envelope of one or more events."),
+            content: vec![MetaMediaType {
+                content_type: "application/json",
+                schema: <Envelope as Type>::schema_ref(),
+            }],
+            required: true,
+        })
+    }
+
+    async fn from_request(
+        _request: &'a Request,
+        body: &mut RequestBody,
+        _options: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        Ok(RawBody(body.take()?))
+    }
+}

@@ -1,0 +1,100 @@
+//! Start-up and shutdown: connect, migrate, log what is in force, serve until told to stop.
+
+use std::time::Duration;
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::Server;
+use tracing::{info, warn};
+
+use crate::api::{self, WebhookApi};
+use crate::auth::sender::SenderPolicy;
+use crate::config::{Environment, Settings};
+use crate::store::Store;
+use crate::telemetry::redact_url;
+
+/// How long deliveries in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs the service until SIGTERM or Ctrl-C.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    log_settings(&settings);
+    let store = Store::connect(&settings.database_url).await?;
+    store.migrate().await?;
+
+    let webhook = WebhookApi {
+        policy: SenderPolicy {
+            trusted_proxies: settings.trusted_proxies.clone(),
+            cert_header: settings.client_cert_header.clone(),
+            verify_header: settings.client_verify_header.clone(),
+            pins: settings.pins.clone(),
+        },
+        environment: settings.environment,
+        max_body_bytes: settings.max_body_bytes,
+        store: store.clone(),
+    };
+    let app = api::app(webhook, store.clone());
+
+    let acceptor = TcpListener::bind(settings.listen_addr).into_acceptor().await?;
+    if let Some(addr) = acceptor.local_addr().first() {
+        info!(addr = %addr, "listening");
+    }
+    Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+        .await?;
+
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+fn log_settings(settings: &Settings) {
+    let pins: Vec<String> = settings.pins.pins().map(ToString::to_string).collect();
+    let proxies: Vec<String> = settings.trusted_proxies.iter().map(ToString::to_string).collect();
+    info!(
+        environment = settings.environment.as_str(),
+        store = %redact_url(&settings.database_url),
+        pins = ?pins,
+        trusted_proxies = ?proxies,
+        cert_header = %settings.client_cert_header,
+        verify_header = %settings.client_verify_header,
+        max_body_bytes = settings.max_body_bytes,
+        "starting"
+    );
+    for cert in &settings.pinned_certificates {
+        info!(
+            subject = %cert.subject,
+            not_after = %cert.not_after,
+            pin = %cert.certificate_pin,
+            "pinned certificate"
+        );
+    }
+    if settings.environment == Environment::Development {
+        warn!(
+            "DEVELOPMENT MODE: deliveries that fail the sender checks are stored marked \
+             'unverified' instead of being rejected; never run this in production"
+        );
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            Ok(term) => term,
+            Err(err) => {
+                warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("shutting down: finishing deliveries in flight");
+}

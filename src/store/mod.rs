@@ -1,0 +1,157 @@
+//! Where a delivery goes: one transaction that writes the delivery, its new events and
+//! Payymo's typed state, on MySQL/MariaDB or on the embedded SQLite store.
+//!
+//! Both stores are reached through sqlx's `Any` driver. Values are bound as text where the two
+//! differ in type (times, dates, amounts), and each store's database converts them; the SQL
+//! that differs between the two lives in [`dialect`].
+
+mod dialect;
+mod write;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::AnyPool;
+
+use crate::events::{Event, EventId};
+use dialect::Dialect;
+
+pub use write::Saved;
+
+/// How long a request waits for a free database connection before answering 503.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection pool and the dialect of the database behind it.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    dialect: &'static Dialect,
+}
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    MySql,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            Ok(Backend::MySql)
+        } else if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else {
+            Err(StoreError::UnsupportedUrl)
+        }
+    }
+}
+
+/// A database fault. Clients only learn that the store is unavailable; the cause is logged.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DATABASE_URL must start with mysql:// or sqlite://")]
+    UnsupportedUrl,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// How a delivery's sender was checked, as recorded with it.
+#[derive(Clone, Debug)]
+pub enum Verification {
+    /// Every check passed; the pin that matched.
+    Pinned(String),
+    /// Development mode let a failed check through; why it would have been rejected.
+    Unverified(String),
+}
+
+/// A delivery ready to be written.
+#[derive(Debug)]
+pub struct NewDelivery<'a> {
+    pub received_at: DateTime<Utc>,
+    pub webhook_id: Option<&'a str>,
+    pub body_sha256: String,
+    pub verification: Verification,
+    pub peer_addr: String,
+    pub request_id: &'a str,
+    pub events: &'a [Event],
+}
+
+/// A stored event whose id came again with other content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict(pub EventId);
+
+impl Store {
+    /// Connects, creating the SQLite file if it does not exist.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url)?;
+        let (url, max_connections) = match backend {
+            Backend::MySql => (url.replacen("mariadb://", "mysql://", 1), 32),
+            // SQLite has one writer at a time; one connection keeps writers from tripping
+            // over each other's locks instead of waiting their turn.
+            Backend::Sqlite => (sqlite_url_that_creates(url), 1),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect(&url)
+            .await?;
+        Ok(Store {
+            pool,
+            dialect: Dialect::of(backend),
+        })
+    }
+
+    /// Applies pending migrations. Safe to run from several processes at once on MySQL,
+    /// where sqlx holds a lock while it migrates.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self.dialect.backend {
+            Backend::MySql => sqlx::migrate!("migrations/mysql").run(&self.pool).await?,
+            Backend::Sqlite => sqlx::migrate!("migrations/sqlite").run(&self.pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query in time.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let query = sqlx::query("SELECT 1").execute(&self.pool);
+        tokio::time::timeout(ACQUIRE_TIMEOUT, query)
+            .await
+            .map_err(|_| StoreError::Timeout(ACQUIRE_TIMEOUT))?
+            .map(|_: AnyQueryResult| ())
+            .map_err(StoreError::from)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.dialect.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sqlite_url_that_creates(url: &str) -> String {
+    if url.contains("mode=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Times are stored as UTC text that both databases read back as the same instant.
+pub(crate) fn db_time(at: &DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
