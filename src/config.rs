@@ -167,7 +167,10 @@ fn read_pins(
         }
     }
 
-    for pin in var("GOCARDLESS_WEBHOOK_CERT_PINS").iter().flat_map(|v| split_list(v)) {
+    for pin in var("GOCARDLESS_WEBHOOK_CERT_PINS")
+        .iter()
+        .flat_map(|v| split_list(v))
+    {
         let pin = pin
             .parse::<Pin>()
             .map_err(|err| invalid("GOCARDLESS_WEBHOOK_CERT_PINS", err))?;
@@ -233,7 +236,10 @@ fn read_max_body_bytes(var: &impl Fn(&str) -> Option<String>) -> Result<usize, C
 }
 
 fn split_list(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim).filter(|item| !item.is_empty())
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 #[cfg(test)]
@@ -287,7 +293,11 @@ mod tests {
         assert_eq!(settings.client_cert_header.as_str(), "x-client-cert");
         assert_eq!(settings.client_verify_header.as_str(), "x-client-verify");
         assert_eq!(settings.max_body_bytes, 1_048_576);
-        let proxies: Vec<String> = settings.trusted_proxies.iter().map(|p| p.to_string()).collect();
+        let proxies: Vec<String> = settings
+            .trusted_proxies
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(proxies, ["127.0.0.1/32", "::1/128"]);
     }
 
@@ -298,7 +308,11 @@ mod tests {
             ("TRUSTED_PROXIES", "10.0.0.7, 172.16.0.0/12,::1"),
         ])
         .unwrap();
-        let proxies: Vec<String> = settings.trusted_proxies.iter().map(|p| p.to_string()).collect();
+        let proxies: Vec<String> = settings
+            .trusted_proxies
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
         assert_eq!(proxies, ["10.0.0.7/32", "172.16.0.0/12", "::1/128"]);
     }
 

@@ -8,6 +8,6 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod events;
-pub mod store;
 pub mod server;
+pub mod store;
 pub mod telemetry;

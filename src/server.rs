@@ -34,7 +34,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     };
     let app = api::app(webhook, store.clone());
 
-    let acceptor = TcpListener::bind(settings.listen_addr).into_acceptor().await?;
+    let acceptor = TcpListener::bind(settings.listen_addr)
+        .into_acceptor()
+        .await?;
     if let Some(addr) = acceptor.local_addr().first() {
         info!(addr = %addr, "listening");
     }
@@ -49,7 +51,11 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 fn log_settings(settings: &Settings) {
     let pins: Vec<String> = settings.pins.pins().map(ToString::to_string).collect();
-    let proxies: Vec<String> = settings.trusted_proxies.iter().map(ToString::to_string).collect();
+    let proxies: Vec<String> = settings
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     info!(
         environment = settings.environment.as_str(),
         store = %redact_url(&settings.database_url),
@@ -80,15 +86,15 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            Ok(term) => term,
-            Err(err) => {
-                warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(err) => {
+                    warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

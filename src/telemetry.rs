@@ -28,7 +28,9 @@ pub fn redact_url(url: &str) -> String {
     let Some((credentials, host)) = rest.rsplit_once('@') else {
         return url.to_owned();
     };
-    let user = credentials.split_once(':').map_or(credentials, |(user, _)| user);
+    let user = credentials
+        .split_once(':')
+        .map_or(credentials, |(user, _)| user);
     format!("{scheme}://{user}:[redacted]@{host}")
 }
 

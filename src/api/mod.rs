@@ -68,4 +68,3 @@ fn error_response(err: poem::Error) -> Response {
         .with_status(status)
         .into_response()
 }
-

@@ -106,7 +106,11 @@ impl From<Rejection> for WebhookResponse {
 #[OpenApi(tag = "WebhookTags::Webhooks")]
 impl WebhookApi {
     /// Receive a GoCardless delivery: check the sender, validate the events, store them once.
-    #[oai(path = "/api/gocardless/webhook", method = "post", operation_id = "receive_webhook")]
+    #[oai(
+        path = "/api/gocardless/webhook",
+        method = "post",
+        operation_id = "receive_webhook"
+    )]
     async fn receive(&self, request: &Request, body: RawBody) -> WebhookResponse {
         let peer = peer_ip(request);
         let request_id = self.request_id(request, peer);
@@ -141,7 +145,10 @@ impl WebhookApi {
     ) -> Result<Saved, Rejection> {
         let verification = self.check_sender(request.headers(), peer)?;
         check_content_type(request.headers()).inspect_err(log_rejection)?;
-        let bytes = self.read_body(request.headers(), body).await.inspect_err(log_rejection)?;
+        let bytes = self
+            .read_body(request.headers(), body)
+            .await
+            .inspect_err(log_rejection)?;
         let delivery = events::parse(&bytes)
             .map_err(Rejection::from)
             .inspect_err(log_rejection)?;
@@ -307,7 +314,9 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), Rejection> {
 }
 
 fn truncate(text: &str, max: usize) -> &str {
-    text.char_indices().nth(max).map_or(text, |(at, _)| &text[..at])
+    text.char_indices()
+        .nth(max)
+        .map_or(text, |(at, _)| &text[..at])
 }
 
 /// The address of the socket's other end: the only source of the peer's identity.

@@ -152,9 +152,10 @@ fn check_bytes(bytes: &[u8], control_error: DecodeError) -> Result<(), DecodeErr
         return Err(DecodeError::NonAscii);
     }
     let is_forbidden = |b: &u8| b.is_ascii_control() && !matches!(b, b'\t' | b'\r' | b'\n');
-    match bytes.iter().any(is_forbidden) {
-        true => Err(control_error),
-        false => Ok(()),
+    if bytes.iter().any(is_forbidden) {
+        Err(control_error)
+    } else {
+        Ok(())
     }
 }
 
@@ -170,9 +171,10 @@ fn check_escapes(bytes: &[u8]) -> Result<(), DecodeError> {
                 .get(i + 1..i + 3)
                 .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
         });
-    match well_formed {
-        true => Ok(()),
-        false => Err(DecodeError::MalformedEscape),
+    if well_formed {
+        Ok(())
+    } else {
+        Err(DecodeError::MalformedEscape)
     }
 }
 

@@ -103,7 +103,9 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
     // Both parses read the same text, so they see the same events; a mismatch would mean
     // an event stored under the wrong text, which is worth refusing rather than assuming.
     if raw_events.len() != events.len() {
-        return Err(PayloadError::Malformed("events could not be delimited".into()));
+        return Err(PayloadError::Malformed(
+            "events could not be delimited".into(),
+        ));
     }
     let events = events
         .iter()
@@ -163,7 +165,10 @@ fn parse_event(value: &Value, json: String, path: &Path) -> Result<Event, Payloa
 /// `billing_request`.
 fn resource_id(resource_type: &str, links: &Map<String, Value>) -> Option<String> {
     let singular = resource_type.strip_suffix('s').unwrap_or(resource_type);
-    links.get(singular).and_then(Value::as_str).map(str::to_owned)
+    links
+        .get(singular)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 #[cfg(test)]

@@ -54,9 +54,7 @@ pub fn parse(
             EventKind::TransactionCreated(transaction(event, links, path)?)
         }
         ("accounts", "updated") => EventKind::AccountUpdated(account(event, links, path)?),
-        ("connections", "revoked") => {
-            EventKind::ConnectionRevoked(connection(event, links, path)?)
-        }
+        ("connections", "revoked") => EventKind::ConnectionRevoked(connection(event, links, path)?),
         _ => EventKind::Other,
     };
     Ok(kind)
@@ -92,7 +90,10 @@ fn transaction(
     let account_id = link(links, "account", path)?;
     let (resource, path) = resource(event, path)?;
 
-    let amount = Amount::parse(fields::required(resource, "amount", &path)?, &path.key("amount"))?;
+    let amount = Amount::parse(
+        fields::required(resource, "amount", &path)?,
+        &path.key("amount"),
+    )?;
     let currency = fields::currency(
         fields::required(resource, "currency", &path)?,
         &path.key("currency"),

@@ -9,7 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::{Any, AnyConnection, QueryBuilder};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
 use super::{db_time, Conflict, NewDelivery, Store, StoreError, Verification};
 use crate::events::{AccountUpdated, ConnectionRevoked, Event, EventKind, TransactionCreated};
@@ -60,7 +61,8 @@ impl Store {
         }
         unique.sort_by(|a, b| a.id.cmp(&b.id));
         for chunk in unique.chunks(ROWS_PER_INSERT) {
-            self.insert_events(&mut tx, chunk, delivery_id, delivery).await?;
+            self.insert_events(&mut tx, chunk, delivery_id, delivery)
+                .await?;
         }
 
         let new_ids: HashSet<String> =
@@ -269,15 +271,17 @@ async fn find_conflicts(
 
     let mut stored: HashMap<String, String> = HashMap::new();
     for chunk in duplicates.chunks(ROWS_PER_INSERT) {
-        let mut select =
-            QueryBuilder::<Any>::new("SELECT event_id, payload FROM webhook_events WHERE event_id IN (");
+        let mut select = QueryBuilder::<Any>::new(
+            "SELECT event_id, payload FROM webhook_events WHERE event_id IN (",
+        );
         let mut ids = select.separated(", ");
         for event in chunk {
             ids.push_bind(event.id.as_str().to_owned());
         }
         select.push(")");
-        let rows: Vec<(String, String)> = select.build_query_as().fetch_all(&mut *tx).await?;
-        stored.extend(rows);
+        for row in select.build().fetch_all(&mut *tx).await? {
+            stored.insert(text_column(&row, 0)?, text_column(&row, 1)?);
+        }
     }
 
     let same = |a: &str, b: &str| {
@@ -294,11 +298,22 @@ async fn find_conflicts(
         .collect())
 }
 
+/// A text column's value. MySQL sends TEXT columns as blobs, which sqlx's Any driver will
+/// not decode as a string, so those are read as bytes.
+fn text_column(row: &AnyRow, index: usize) -> Result<String, sqlx::Error> {
+    match row.try_get::<String, _>(index) {
+        Ok(text) => Ok(text),
+        Err(_) => Ok(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(index)?).into_owned()),
+    }
+}
+
 /// Deadlocks and lock-wait timeouts (MySQL), and a busy database (SQLite), pass if tried again.
 fn retryable(err: &sqlx::Error) -> bool {
     let Some(db) = err.as_database_error() else {
         return false;
     };
-    matches!(db.code().as_deref(), Some("40001") | Some("5") | Some("HY000"))
-        && (db.code().as_deref() != Some("HY000") || db.message().contains("Lock wait timeout"))
+    matches!(
+        db.code().as_deref(),
+        Some("40001") | Some("5") | Some("HY000")
+    ) && (db.code().as_deref() != Some("HY000") || db.message().contains("Lock wait timeout"))
 }

@@ -1,0 +1,245 @@
+//! What only a real MariaDB server can show: concurrent deliveries of the same events, and a
+//! database that goes away in the middle of a run and comes back.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::certs::TestCerts;
+use common::payloads::{self, delivery, transaction};
+use common::{post, post_to, Files, Service, TestDb};
+use serde_json::json;
+
+fn pinned_service(db_url: &str, certs: &TestCerts, files: &Files) -> Service {
+    let pinned = files.write("pinned.pem", &certs.pinned_pem());
+    Service::start(&[
+        ("DATABASE_URL", db_url),
+        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
+    ])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn simultaneous_deliveries_of_the_same_events_to_two_processes_store_each_event_once() {
+    let db = TestDb::mysql().await;
+    let certs = TestCerts::new();
+    let files = Files::new();
+    let services = [
+        pinned_service(&db.url, &certs, &files),
+        pinned_service(&db.url, &certs, &files),
+    ];
+    let escaped = certs.pinned.nginx_escaped();
+    // Each body holds the same events in a different order, which would deadlock two
+    // transactions that locked rows in body order.
+    let events: Vec<_> = (0..20)
+        .map(|i| transaction(&format!("EVC{i:02}"), &format!("TRC{i:02}"), "5.00"))
+        .collect();
+    let bodies: Vec<String> = (0..16)
+        .map(|round| {
+            let mut shuffled = events.clone();
+            shuffled.rotate_left(round % events.len());
+            if round % 2 == 1 {
+                shuffled.reverse();
+            }
+            delivery(&shuffled)
+        })
+        .collect();
+
+    let mut sends = tokio::task::JoinSet::new();
+    for (i, body) in bodies.into_iter().enumerate() {
+        let url = services[i % 2].url("/api/gocardless/webhook");
+        let escaped = escaped.clone();
+        sends.spawn(async move {
+            let headers = [
+                ("X-Client-Cert", escaped.as_str()),
+                ("X-Client-Verify", "SUCCESS"),
+            ];
+            post_to(&url, &headers, body).await
+        });
+    }
+    let answers = sends.join_all().await;
+
+    let mut accepted = 0;
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{:?}", answer.body);
+        accepted += answer.body["accepted"].as_u64().unwrap();
+        let total =
+            answer.body["accepted"].as_u64().unwrap() + answer.body["duplicates"].as_u64().unwrap();
+        assert_eq!(total, 20);
+    }
+    assert_eq!(
+        accepted, 20,
+        "each event is accepted by exactly one delivery"
+    );
+    assert_eq!(db.count("webhook_events").await, 20);
+    assert_eq!(db.count("transactions").await, 20);
+    assert_eq!(db.count("webhook_deliveries").await, 16);
+}
+
+/// A MariaDB server of this test's own, started and stopped by the project's scripts.
+struct OwnServer {
+    dir: tempfile::TempDir,
+    port: String,
+}
+
+impl OwnServer {
+    fn start() -> OwnServer {
+        let dir = tempfile::tempdir().unwrap();
+        let url = script("mariadb-start", dir.path(), None);
+        let port = url.rsplit(':').next().unwrap().trim().to_owned();
+        OwnServer { dir, port }
+    }
+
+    fn url(&self) -> String {
+        format!("mysql://gcw:gcw@127.0.0.1:{}", self.port)
+    }
+
+    fn stop(&self) {
+        script("mariadb-stop", self.dir.path(), None);
+    }
+
+    fn restart(&self) {
+        script("mariadb-start", self.dir.path(), Some(&self.port));
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn script(name: &str, dir: &Path, port: Option<&str>) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name);
+    let mut command = Command::new(path);
+    command.arg(dir.join("mariadb"));
+    if let Some(port) = port {
+        command.env("MARIADB_PORT", port);
+    }
+    let output = command.output().expect("run a MariaDB script");
+    assert!(
+        output.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_database_stopped_mid_run_gets_503_with_retry_after_and_the_service_recovers_alone() {
+    let server = OwnServer::start();
+    let admin = sqlx::MySqlPool::connect(&server.url()).await.unwrap();
+    sqlx::query("CREATE DATABASE outage")
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let db_url = format!("{}/outage", server.url());
+    let certs = TestCerts::new();
+    let files = Files::new();
+    let service = pinned_service(&db_url, &certs, &files);
+    let escaped = certs.pinned.nginx_escaped();
+    let headers = [
+        ("X-Client-Cert", escaped.as_str()),
+        ("X-Client-Verify", "SUCCESS"),
+    ];
+
+    let before = post(&service, &headers, payloads::mixed("OUT1")).await;
+    assert_eq!(before.status, 200, "{:?}", before.body);
+
+    server.stop();
+    let started = Instant::now();
+    let during = post(&service, &headers, payloads::mixed("OUT2")).await;
+    assert_eq!(during.status, 503, "{:?}", during.body);
+    assert_eq!(during.error(), "database_unavailable");
+    assert_eq!(
+        during.headers.get("retry-after").map(String::as_str),
+        Some("30")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered within GoCardless's wait"
+    );
+    let ready = reqwest::get(service.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    let log = service.wait_for_log("database fault");
+    assert!(
+        log.contains("ERROR") && log.contains("database fault"),
+        "{log}"
+    );
+
+    server.restart();
+    let after = post(&service, &headers, payloads::mixed("OUT2")).await;
+    assert_eq!(after.status, 200, "{:?}", after.body);
+    assert_eq!(after.body, json!({ "accepted": 4, "duplicates": 0 }));
+    let ready = reqwest::get(service.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 200);
+
+    // Only the two answered deliveries are stored: nothing of the one that got 503.
+    let pool = sqlx::MySqlPool::connect(&db_url).await.unwrap();
+    let deliveries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_deliveries")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let events: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM webhook_events")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!((deliveries, events), (2, 8));
+}
+
+#[tokio::test]
+async fn text_columns_keep_any_unicode_including_four_byte_characters() {
+    let db = TestDb::mysql().await;
+    let certs = TestCerts::new();
+    let files = Files::new();
+    let service = pinned_service(&db.url, &certs, &files);
+    let escaped = certs.pinned.nginx_escaped();
+    let mut event = transaction("EVU", "TRU", "1.00");
+    event["resource"]["description"] = json!("emoji 😀, math 𝔘, CJK 漢字, RTL שלום, nul \u{0}.");
+
+    let headers = [
+        ("X-Client-Cert", escaped.as_str()),
+        ("X-Client-Verify", "SUCCESS"),
+    ];
+    let answer = post(&service, &headers, delivery(&[event])).await;
+
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let stored = db.value("SELECT description FROM transactions").await;
+    assert_eq!(
+        stored.as_deref(),
+        Some("emoji 😀, math 𝔘, CJK 漢字, RTL שלום, nul \u{0}.")
+    );
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_can_run_again() {
+    let db = TestDb::mysql().await;
+
+    for _ in 0..2 {
+        let output = common::run_binary(&["migrate"], &[("DATABASE_URL", &db.url)]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    assert_eq!(db.counts().await, [0; 5]);
+    let charset = db
+        .value(
+            "SELECT CCSA.character_set_name FROM information_schema.TABLES T \
+             JOIN information_schema.COLLATION_CHARACTER_SET_APPLICABILITY CCSA \
+             ON CCSA.collation_name = T.table_collation \
+             WHERE T.table_schema = DATABASE() AND T.table_name = 'transactions'",
+        )
+        .await;
+    assert_eq!(charset.as_deref(), Some("utf8mb4"));
+}
