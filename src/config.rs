@@ -1,7 +1,7 @@
 //! Settings from the environment, validated once at start-up.
 //!
 //! Anything that would leave the webhook open to anyone is refused here, before a socket is
-//! opened: production needs at least one pinned certificate.
+//! opened: production needs a pinned certificate, a signing secret, or both.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use poem::http::HeaderName;
 
+use crate::auth::origin::GoCardlessEnvironment;
 use crate::auth::pins::{self, CertSummary, Pin, PinSet};
+use crate::auth::signature::Secrets;
 
 /// Whether failed sender checks reject a delivery (production) or only mark it (development).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +38,10 @@ pub struct Settings {
     pub pins: PinSet,
     /// The certificates read from `GOCARDLESS_WEBHOOK_CERT_PATH`, for the start-up log.
     pub pinned_certificates: Vec<CertSummary>,
+    /// Secrets that may sign `Webhook-Signature`; empty when signatures are not checked.
+    pub secrets: Secrets,
+    /// The only GoCardless environment accepted, when the operator restricts it.
+    pub gocardless_environment: Option<GoCardlessEnvironment>,
     pub trusted_proxies: Vec<IpNet>,
     pub client_cert_header: HeaderName,
     pub client_verify_header: HeaderName,
@@ -59,11 +65,13 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error(
-        "refusing to start in production with nothing pinned: set GOCARDLESS_WEBHOOK_CERT_PATH \
-         (PEM with the certificates GoCardless presents) or GOCARDLESS_WEBHOOK_CERT_PINS, \
-         or set APP_ENV=development to accept unverified deliveries while developing"
+        "refusing to start in production with no way to check the sender: set \
+         GOCARDLESS_WEBHOOK_CERT_PATH (PEM with the certificates GoCardless presents) or \
+         GOCARDLESS_WEBHOOK_CERT_PINS to pin its client certificate, and/or \
+         GOCARDLESS_WEBHOOK_SECRET to check Webhook-Signature; or set APP_ENV=development to \
+         accept unverified deliveries while developing"
     )]
-    NothingPinned,
+    NothingToCheck,
 }
 
 fn invalid(name: &'static str, reason: impl ToString) -> ConfigError {
@@ -84,10 +92,18 @@ impl Settings {
         let var = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
 
         let (pins, pinned_certificates) = read_pins(&var)?;
+        let secrets = Secrets::parse(&var("GOCARDLESS_WEBHOOK_SECRET").unwrap_or_default());
         let environment = read_environment(&var)?;
-        if environment == Environment::Production && pins.is_empty() {
-            return Err(ConfigError::NothingPinned);
+        if environment == Environment::Production && pins.is_empty() && secrets.is_empty() {
+            return Err(ConfigError::NothingToCheck);
         }
+        let gocardless_environment = var("GOCARDLESS_ENVIRONMENT")
+            .map(|value| {
+                value
+                    .parse()
+                    .map_err(|err| invalid("GOCARDLESS_ENVIRONMENT", err))
+            })
+            .transpose()?;
 
         Ok(Settings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
@@ -95,6 +111,8 @@ impl Settings {
             environment,
             pins,
             pinned_certificates,
+            secrets,
+            gocardless_environment,
             trusted_proxies: read_trusted_proxies(&var)?,
             client_cert_header: read_header_name(&var, "CLIENT_CERT_HEADER", "x-client-cert")?,
             client_verify_header: read_header_name(
@@ -263,6 +281,37 @@ mod tests {
         let err = settings(&[]).unwrap_err().to_string();
         assert!(err.contains("GOCARDLESS_WEBHOOK_CERT_PATH"), "{err}");
         assert!(err.contains("GOCARDLESS_WEBHOOK_CERT_PINS"), "{err}");
+    }
+
+    #[test]
+    fn production_may_rely_on_the_signature_alone() {
+        let settings = settings(&[("GOCARDLESS_WEBHOOK_SECRET", "s1, s2")]).unwrap();
+        assert!(settings.pins.is_empty());
+        assert_eq!(settings.secrets.len(), 2);
+        let err = settings_error(&[]);
+        assert!(err.contains("GOCARDLESS_WEBHOOK_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn secrets_never_appear_in_the_settings_debug_output() {
+        let settings = settings(&[("GOCARDLESS_WEBHOOK_SECRET", "hunter2-secret")]).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_gocardless_environment_is_live_or_sandbox() {
+        let pinned = ("GOCARDLESS_WEBHOOK_CERT_PINS", PIN);
+        let live = settings(&[pinned, ("GOCARDLESS_ENVIRONMENT", "live")]).unwrap();
+        assert_eq!(
+            live.gocardless_environment,
+            Some(GoCardlessEnvironment::Live)
+        );
+        let err = settings_error(&[pinned, ("GOCARDLESS_ENVIRONMENT", "test")]);
+        assert!(err.contains("GOCARDLESS_ENVIRONMENT"), "{err}");
+    }
+
+    fn settings_error(vars: &[(&str, &str)]) -> String {
+        settings(vars).unwrap_err().to_string()
     }
 
     #[test]

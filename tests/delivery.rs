@@ -120,7 +120,7 @@ async fn a_pinned_delivery_stores_the_delivery_its_events_and_payymos_typed_rows
         )
         .await[0];
     assert_eq!(delivery[0].as_deref(), Some("WB_TEST"));
-    assert_eq!(delivery[1].as_deref(), Some("pinned"));
+    assert_eq!(delivery[1].as_deref(), Some("verified"));
     assert_eq!(
         delivery[2].as_deref(),
         Some(setup.certs.pinned.openssl_fingerprint().as_str())

@@ -6,11 +6,16 @@ CREATE TABLE webhook_deliveries (
     received_at DATETIME(6) NOT NULL,
     webhook_id VARCHAR(64) NULL,
     body_sha256 CHAR(64) NOT NULL,
-    -- 'pinned' when the sender passed every check, 'unverified' when development mode let a
-    -- failed check through; unverified_reason then says which.
+    -- 'verified' when every configured check passed (certificate pin, signature),
+    -- 'unverified' when development mode let a failure through; unverified_reason says which.
     verification VARCHAR(16) NOT NULL,
+    -- The pin the client certificate matched; NULL when no certificate was pinned or checked.
     matched_pin VARCHAR(100) NULL,
+    -- 'valid' when Webhook-Signature matched a configured secret; NULL when none is configured.
+    signature VARCHAR(16) NULL,
     unverified_reason TEXT NULL,
+    -- 'live' or 'sandbox', from the Origin header GoCardless sends; NULL when it sent another.
+    gocardless_environment VARCHAR(16) NULL,
     peer_addr VARCHAR(64) NOT NULL,
     request_id VARCHAR(128) NOT NULL,
     event_count INT UNSIGNED NOT NULL,
@@ -23,6 +28,7 @@ CREATE TABLE webhook_events (
     resource_type VARCHAR(64) NOT NULL,
     action VARCHAR(64) NOT NULL,
     resource_id VARCHAR(255) NULL,
+    links TEXT NOT NULL,
     created_at DATETIME(6) NOT NULL,
     delivery_id BIGINT UNSIGNED NOT NULL,
     payload LONGTEXT NOT NULL,

@@ -8,7 +8,9 @@ CREATE TABLE webhook_deliveries (
     body_sha256 TEXT NOT NULL,
     verification TEXT NOT NULL,
     matched_pin TEXT NULL,
+    signature TEXT NULL,
     unverified_reason TEXT NULL,
+    gocardless_environment TEXT NULL,
     peer_addr TEXT NOT NULL,
     request_id TEXT NOT NULL,
     event_count INTEGER NOT NULL
@@ -21,6 +23,7 @@ CREATE TABLE webhook_events (
     resource_type TEXT NOT NULL,
     action TEXT NOT NULL,
     resource_id TEXT NULL,
+    links TEXT NOT NULL,
     created_at TEXT NOT NULL,
     delivery_id INTEGER NOT NULL REFERENCES webhook_deliveries (id),
     payload TEXT NOT NULL,

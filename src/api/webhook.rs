@@ -18,7 +18,9 @@ use tracing::{info, warn, Instrument};
 
 use super::error::{ErrorBody, Rejection};
 use super::schema::Envelope;
+use crate::auth::origin::GoCardlessEnvironment;
 use crate::auth::sender::SenderPolicy;
+use crate::auth::signature::{Secrets, SIGNATURE_HEADER};
 use crate::config::Environment;
 use crate::events;
 use crate::store::{NewDelivery, Saved, Store, Verification};
@@ -27,12 +29,19 @@ use crate::store::{NewDelivery, Saved, Store, Verification};
 const STORE_TIMEOUT: Duration = Duration::from_secs(8);
 /// Seconds a client is asked to wait after a 503.
 const RETRY_AFTER_SECONDS: u32 = 30;
+/// GoCardless's "498 Token Invalid", for a signature that does not verify.
+const SIGNATURE_INVALID: StatusCode = match StatusCode::from_u16(498) {
+    Ok(status) => status,
+    Err(_) => panic!("498 is a valid status code"),
+};
 /// The header nginx fills with its request id.
 const REQUEST_ID_HEADER: &str = "x-request-id";
 
 /// What the webhook needs from the rest of the service.
 pub struct WebhookApi {
     pub policy: SenderPolicy,
+    pub secrets: Secrets,
+    pub gocardless_environment: Option<GoCardlessEnvironment>,
     pub environment: Environment,
     pub max_body_bytes: usize,
     pub store: Store,
@@ -76,6 +85,9 @@ pub enum WebhookResponse {
     /// The JSON breaks the schema; the message names the offending field's path.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
+    /// `Webhook-Signature` is missing, malformed or does not match the body ("Token Invalid").
+    #[oai(status = 498)]
+    SignatureInvalid(Json<ErrorBody>),
     /// The database is unavailable; nothing was stored. Retry after the given seconds.
     #[oai(status = 503)]
     Unavailable(
@@ -95,6 +107,7 @@ impl From<Rejection> for WebhookResponse {
             StatusCode::PAYLOAD_TOO_LARGE => WebhookResponse::TooLarge(body),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => WebhookResponse::UnsupportedMediaType(body),
             StatusCode::UNPROCESSABLE_ENTITY => WebhookResponse::Invalid(body),
+            status if status == SIGNATURE_INVALID => WebhookResponse::SignatureInvalid(body),
             StatusCode::SERVICE_UNAVAILABLE => {
                 WebhookResponse::Unavailable(body, RETRY_AFTER_SECONDS)
             }
@@ -143,12 +156,23 @@ impl WebhookApi {
         peer: Option<IpAddr>,
         request_id: &str,
     ) -> Result<Saved, Rejection> {
-        let verification = self.check_sender(request.headers(), peer)?;
-        check_content_type(request.headers()).inspect_err(log_rejection)?;
+        let headers = request.headers();
+        let mut verification = Verification::default();
+        if self.checks_certificates() {
+            self.check_certificate(headers, peer, &mut verification)?;
+        }
+        let origin = GoCardlessEnvironment::from_origin(
+            headers.get(header::ORIGIN).map(|value| value.as_bytes()),
+        );
+        self.check_origin(origin, &mut verification)?;
+        check_content_type(headers).inspect_err(log_rejection)?;
         let bytes = self
-            .read_body(request.headers(), body)
+            .read_body(headers, body)
             .await
             .inspect_err(log_rejection)?;
+        if !self.secrets.is_empty() {
+            self.check_signature(headers, &bytes, &mut verification)?;
+        }
         let delivery = events::parse(&bytes)
             .map_err(Rejection::from)
             .inspect_err(log_rejection)?;
@@ -164,6 +188,7 @@ impl WebhookApi {
             webhook_id: delivery.webhook_id.as_deref(),
             body_sha256: hex::encode(Sha256::digest(&bytes)),
             verification,
+            gocardless_environment: origin.map(GoCardlessEnvironment::as_str),
             peer_addr: peer.map_or_else(|| "unknown".into(), |ip| ip.to_string()),
             request_id,
             events: &delivery.events,
@@ -184,27 +209,87 @@ impl WebhookApi {
         Ok(saved)
     }
 
-    /// Production rejects a sender that fails a check; development stores the delivery
-    /// marked unverified, with the reason, and says so in the log.
-    fn check_sender(
+    /// Certificates are checked when pins are configured, and also when nothing else is, so
+    /// that development mode records why each delivery would have been rejected.
+    fn checks_certificates(&self) -> bool {
+        !self.policy.pins.is_empty() || self.secrets.is_empty()
+    }
+
+    fn check_certificate(
         &self,
         headers: &HeaderMap,
         peer: Option<IpAddr>,
-    ) -> Result<Verification, Rejection> {
+        verification: &mut Verification,
+    ) -> Result<(), Rejection> {
         match self.policy.check(peer, headers, SystemTime::now()) {
-            Ok(sender) => Ok(Verification::Pinned(sender.pin)),
-            Err(reason) if self.environment == Environment::Development => {
-                warn!(
-                    reason = %reason,
-                    "development mode: accepting a delivery that production would reject"
-                );
-                Ok(Verification::Unverified(reason.to_string()))
+            Ok(sender) => {
+                verification.matched_pin = Some(sender.pin);
+                Ok(())
             }
-            Err(reason) => {
-                let rejection = Rejection::from(&reason);
-                log_rejection(&rejection);
-                Err(rejection)
+            Err(reason) => self.reject_or_record(Rejection::from(&reason), verification),
+        }
+    }
+
+    fn check_origin(
+        &self,
+        origin: Option<GoCardlessEnvironment>,
+        verification: &mut Verification,
+    ) -> Result<(), Rejection> {
+        let Some(required) = self.gocardless_environment else {
+            return Ok(());
+        };
+        if origin == Some(required) {
+            return Ok(());
+        }
+        let came_from = origin.map_or("an unknown Origin", GoCardlessEnvironment::as_str);
+        let rejection = Rejection::new(
+            StatusCode::FORBIDDEN,
+            "wrong_gocardless_environment",
+            format!(
+                "delivery came from {came_from}, but only {} ({}) is accepted",
+                required.as_str(),
+                required.origin()
+            ),
+        );
+        self.reject_or_record(rejection, verification)
+    }
+
+    fn check_signature(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        verification: &mut Verification,
+    ) -> Result<(), Rejection> {
+        let signature = headers.get(SIGNATURE_HEADER).map(|value| value.as_bytes());
+        match self.secrets.verify(body, signature) {
+            Ok(()) => {
+                verification.signature_valid = true;
+                Ok(())
             }
+            Err(err) => {
+                let rejection = Rejection::new(SIGNATURE_INVALID, err.code(), err.to_string());
+                self.reject_or_record(rejection, verification)
+            }
+        }
+    }
+
+    /// Production rejects a delivery that fails a sender check; development stores it marked
+    /// unverified, with the reason, and says so in the log.
+    fn reject_or_record(
+        &self,
+        rejection: Rejection,
+        verification: &mut Verification,
+    ) -> Result<(), Rejection> {
+        if self.environment == Environment::Development {
+            warn!(
+                reason = %rejection.message,
+                "development mode: accepting a delivery that production would reject"
+            );
+            verification.failures.push(rejection.message);
+            Ok(())
+        } else {
+            log_rejection(&rejection);
+            Err(rejection)
         }
     }
 

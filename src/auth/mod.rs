@@ -1,5 +1,8 @@
-//! Who sent a delivery: the proxy it came through and the client certificate that proxy saw.
+//! Who sent a delivery: the proxy it came through, the client certificate that proxy saw, the
+//! signature over the body, and the GoCardless environment it says it came from.
 
 pub mod forwarded;
+pub mod origin;
 pub mod pins;
 pub mod sender;
+pub mod signature;

@@ -33,6 +33,8 @@ pub struct Event {
     pub action: String,
     /// The id of the resource the event is about, from its `links`, when there is one.
     pub resource_id: Option<String>,
+    /// `links` as a JSON object.
+    pub links: String,
     /// The event exactly as it appeared in the body.
     pub json: String,
     pub kind: EventKind,
@@ -155,6 +157,7 @@ fn parse_event(value: &Value, json: String, path: &Path) -> Result<Event, Payloa
         resource_type,
         action,
         resource_id,
+        links: Value::Object(links.clone()).to_string(),
         json,
         kind,
     })

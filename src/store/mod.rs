@@ -62,12 +62,20 @@ pub enum StoreError {
 }
 
 /// How a delivery's sender was checked, as recorded with it.
-#[derive(Clone, Debug)]
-pub enum Verification {
-    /// Every check passed; the pin that matched.
-    Pinned(String),
-    /// Development mode let a failed check through; why it would have been rejected.
-    Unverified(String),
+#[derive(Clone, Debug, Default)]
+pub struct Verification {
+    /// The pin the client certificate matched, when certificates are checked and it did.
+    pub matched_pin: Option<String>,
+    /// Whether `Webhook-Signature` matched a configured secret.
+    pub signature_valid: bool,
+    /// Checks that failed but were let through (development mode only), in words.
+    pub failures: Vec<String>,
+}
+
+impl Verification {
+    pub fn is_verified(&self) -> bool {
+        self.failures.is_empty()
+    }
 }
 
 /// A delivery ready to be written.
@@ -77,6 +85,8 @@ pub struct NewDelivery<'a> {
     pub webhook_id: Option<&'a str>,
     pub body_sha256: String,
     pub verification: Verification,
+    /// `live` or `sandbox`, as the Origin header said.
+    pub gocardless_environment: Option<&'static str>,
     pub peer_addr: String,
     pub request_id: &'a str,
     pub events: &'a [Event],

@@ -12,7 +12,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
-use super::{db_time, Conflict, NewDelivery, Store, StoreError, Verification};
+use super::{db_time, Conflict, NewDelivery, Store, StoreError};
 use crate::events::{AccountUpdated, ConnectionRevoked, Event, EventKind, TransactionCreated};
 
 /// Rows per multi-row insert: well inside both databases' limits on bound values.
@@ -102,7 +102,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let received_at = db_time(&delivery.received_at);
         let mut insert = QueryBuilder::<Any>::new(
-            "INSERT INTO webhook_events (event_id, resource_type, action, resource_id, \
+            "INSERT INTO webhook_events (event_id, resource_type, action, resource_id, links, \
              created_at, delivery_id, payload, received_at) ",
         );
         insert.push_values(events, |mut row, event| {
@@ -110,6 +110,7 @@ impl Store {
                 .push_bind(event.resource_type.clone())
                 .push_bind(event.action.clone())
                 .push_bind(event.resource_id.clone())
+                .push_bind(event.links.clone())
                 .push_bind(db_time(&event.created_at))
                 .push_bind(delivery_id)
                 .push_bind(event.json.clone())
@@ -222,21 +223,27 @@ async fn insert_delivery(
     tx: &mut AnyConnection,
     delivery: &NewDelivery<'_>,
 ) -> Result<i64, StoreError> {
-    let (verification, matched_pin, reason) = match &delivery.verification {
-        Verification::Pinned(pin) => ("pinned", Some(pin.clone()), None),
-        Verification::Unverified(reason) => ("unverified", None, Some(reason.clone())),
+    let verification = &delivery.verification;
+    let state = if verification.is_verified() {
+        "verified"
+    } else {
+        "unverified"
     };
+    let reason = (!verification.is_verified()).then(|| verification.failures.join("; "));
     let result = sqlx::query(
         "INSERT INTO webhook_deliveries (received_at, webhook_id, body_sha256, verification, \
-         matched_pin, unverified_reason, peer_addr, request_id, event_count) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         matched_pin, signature, unverified_reason, gocardless_environment, peer_addr, \
+         request_id, event_count) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(db_time(&delivery.received_at))
     .bind(delivery.webhook_id.map(str::to_owned))
     .bind(delivery.body_sha256.clone())
-    .bind(verification)
-    .bind(matched_pin)
+    .bind(state)
+    .bind(verification.matched_pin.clone())
+    .bind(verification.signature_valid.then_some("valid"))
     .bind(reason)
+    .bind(delivery.gocardless_environment)
     .bind(delivery.peer_addr.clone())
     .bind(delivery.request_id.to_owned())
     .bind(delivery.events.len() as i64)
