@@ -118,6 +118,12 @@ pub fn parse(body: &[u8]) -> Result<Delivery, PayloadError> {
     Ok(Delivery { webhook_id, events })
 }
 
+/// Reads an event stored earlier, under today's rules (for replaying it).
+pub fn parse_stored(json: &str) -> Result<Event, PayloadError> {
+    let value = strict_json::parse(json).map_err(|err| PayloadError::Malformed(err.to_string()))?;
+    parse_event(&value, json.to_owned(), &Path::root().key("event"))
+}
+
 /// The text of each event, in order. Only called on text that already parsed as JSON.
 fn raw_events(text: &str) -> Vec<String> {
     #[derive(serde::Deserialize)]

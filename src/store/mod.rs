@@ -6,6 +6,7 @@
 //! that differs between the two lives in [`dialect`].
 
 mod dialect;
+mod replay;
 mod write;
 
 use std::time::Duration;
@@ -17,6 +18,7 @@ use sqlx::AnyPool;
 use crate::events::{Event, EventId};
 use dialect::Dialect;
 
+pub use replay::ReplaySummary;
 pub use write::Saved;
 
 /// How long a request waits for a free database connection before answering 503.

@@ -12,6 +12,7 @@ use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, QueryBuilder, Row};
 
+use super::dialect::Mode;
 use super::{db_time, Conflict, NewDelivery, Store, StoreError};
 use crate::events::{AccountUpdated, ConnectionRevoked, Event, EventKind, TransactionCreated};
 
@@ -83,7 +84,7 @@ impl Store {
             Vec::new()
         };
 
-        self.apply(&mut tx, &new_events).await?;
+        self.apply(&mut tx, &new_events, Mode::Live).await?;
         tx.commit().await?;
         Ok(Saved {
             delivery_id,
@@ -122,7 +123,12 @@ impl Store {
     }
 
     /// Applies Payymo's event types to the typed tables.
-    async fn apply(&self, tx: &mut AnyConnection, events: &[&Event]) -> Result<(), StoreError> {
+    pub(super) async fn apply(
+        &self,
+        tx: &mut AnyConnection,
+        events: &[&Event],
+        mode: Mode,
+    ) -> Result<(), StoreError> {
         let mut transactions = Vec::new();
         let mut accounts = Vec::new();
         let mut connections = Vec::new();
@@ -140,13 +146,13 @@ impl Store {
         connections.sort_by(|a, b| a.1.connection_id.cmp(&b.1.connection_id));
 
         for chunk in transactions.chunks(ROWS_PER_INSERT) {
-            self.insert_transactions(tx, chunk).await?;
+            self.insert_transactions(tx, chunk, mode).await?;
         }
         for (event, account) in accounts {
-            self.upsert_account(tx, event, account).await?;
+            self.upsert_account(tx, event, account, mode).await?;
         }
         for (event, connection) in connections {
-            self.upsert_connection(tx, event, connection).await?;
+            self.upsert_connection(tx, event, connection, mode).await?;
         }
         Ok(())
     }
@@ -155,6 +161,7 @@ impl Store {
         &self,
         tx: &mut AnyConnection,
         rows: &[(&Event, &TransactionCreated)],
+        mode: Mode,
     ) -> Result<(), StoreError> {
         let mut insert = QueryBuilder::<Any>::new(
             "INSERT INTO transactions (transaction_id, account_id, amount, currency, \
@@ -174,7 +181,7 @@ impl Store {
                 .push_bind(event.id.as_str().to_owned())
                 .push_bind(db_time(&event.created_at));
         });
-        insert.push(self.dialect.skip_duplicate_transaction);
+        insert.push(self.dialect.on_transaction_conflict(mode));
         insert.build().execute(&mut *tx).await?;
         Ok(())
     }
@@ -184,8 +191,9 @@ impl Store {
         tx: &mut AnyConnection,
         event: &Event,
         account: &AccountUpdated,
+        mode: Mode,
     ) -> Result<(), StoreError> {
-        sqlx::query(self.dialect.upsert_account)
+        sqlx::query(self.dialect.upsert_account(mode))
             .bind(account.account_id.clone())
             .bind(account.name.clone())
             .bind(account.iban.clone())
@@ -204,8 +212,9 @@ impl Store {
         tx: &mut AnyConnection,
         event: &Event,
         connection: &ConnectionRevoked,
+        mode: Mode,
     ) -> Result<(), StoreError> {
-        sqlx::query(self.dialect.upsert_connection)
+        sqlx::query(self.dialect.upsert_connection(mode))
             .bind(connection.connection_id.clone())
             .bind(connection.account_id.clone())
             .bind(db_time(&event.created_at))
@@ -307,7 +316,7 @@ async fn find_conflicts(
 
 /// A text column's value. MySQL sends TEXT columns as blobs, which sqlx's Any driver will
 /// not decode as a string, so those are read as bytes.
-fn text_column(row: &AnyRow, index: usize) -> Result<String, sqlx::Error> {
+pub(super) fn text_column(row: &AnyRow, index: usize) -> Result<String, sqlx::Error> {
     match row.try_get::<String, _>(index) {
         Ok(text) => Ok(text),
         Err(_) => Ok(String::from_utf8_lossy(&row.try_get::<Vec<u8>, _>(index)?).into_owned()),
