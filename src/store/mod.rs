@@ -6,6 +6,7 @@
 //! that differs between the two lives in [`dialect`].
 
 mod dialect;
+mod read;
 mod replay;
 mod write;
 
@@ -18,6 +19,7 @@ use sqlx::AnyPool;
 use crate::events::{Event, EventId};
 use dialect::Dialect;
 
+pub use read::{EventFilter, StoredDelivery, StoredEvent, StoredEventDetail, MAX_LIMIT};
 pub use replay::ReplaySummary;
 pub use write::Saved;
 
