@@ -17,6 +17,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the service until SIGTERM or Ctrl-C.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let shutdown = shutdown_signal();
     log_settings(&settings);
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
@@ -43,7 +44,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         info!(addr = %addr, "listening");
     }
     Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(SHUTDOWN_GRACE))
+        .run_with_graceful_shutdown(app, shutdown, Some(SHUTDOWN_GRACE))
         .await?;
 
     store.close().await;
@@ -86,25 +87,28 @@ fn log_settings(settings: &Settings) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves at SIGTERM or Ctrl-C. The SIGTERM handler is installed when this is called, not
+/// when the future is first polled: from then on SIGTERM no longer kills the process outright,
+/// so one that arrives while the service starts up stops it gracefully once it serves.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(err) => {
-                    warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
-                    let _ = ctrl_c.await;
-                    return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    async move {
+        #[cfg(unix)]
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
                 }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            }
+            Err(err) => {
+                warn!(error = %err, "cannot listen for SIGTERM; only Ctrl-C stops the service");
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        info!("shutting down: finishing deliveries in flight");
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-    info!("shutting down: finishing deliveries in flight");
 }

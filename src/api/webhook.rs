@@ -27,6 +27,9 @@ use crate::store::{NewDelivery, Saved, Store, Verification};
 
 /// GoCardless gives up after 10 seconds; answering 503 before that lets it retry sooner.
 const STORE_TIMEOUT: Duration = Duration::from_secs(8);
+/// A body still arriving after this long comes from no sender worth waiting for: GoCardless
+/// gives up after 10 seconds, and nginx passes a body on only once it has all of it.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seconds a client is asked to wait after a 503.
 const RETRY_AFTER_SECONDS: u32 = 30;
 /// GoCardless's "498 Token Invalid", for a signature that does not verify.
@@ -79,6 +82,9 @@ pub enum WebhookResponse {
     /// The body is larger than MAX_BODY_BYTES.
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
+    /// `body_timeout`: the body did not arrive in full within 10 seconds.
+    #[oai(status = 408)]
+    Timeout(Json<ErrorBody>),
     /// The body is not declared as JSON.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
@@ -105,6 +111,7 @@ impl From<Rejection> for WebhookResponse {
             StatusCode::UNAUTHORIZED => WebhookResponse::Unauthorized(body),
             StatusCode::FORBIDDEN => WebhookResponse::Forbidden(body),
             StatusCode::PAYLOAD_TOO_LARGE => WebhookResponse::TooLarge(body),
+            StatusCode::REQUEST_TIMEOUT => WebhookResponse::Timeout(body),
             StatusCode::UNSUPPORTED_MEDIA_TYPE => WebhookResponse::UnsupportedMediaType(body),
             StatusCode::UNPROCESSABLE_ENTITY => WebhookResponse::Invalid(body),
             status if status == SIGNATURE_INVALID => WebhookResponse::SignatureInvalid(body),
@@ -308,7 +315,18 @@ impl WebhookApi {
         if declared.is_some_and(|length| length > self.max_body_bytes as u64) {
             return Err(too_large());
         }
-        match body.into_bytes_limit(self.max_body_bytes).await {
+        let read = tokio::time::timeout(BODY_TIMEOUT, body.into_bytes_limit(self.max_body_bytes));
+        let Ok(read) = read.await else {
+            return Err(Rejection::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                format!(
+                    "the body did not arrive in full within {} seconds",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            ));
+        };
+        match read {
             Ok(bytes) => Ok(bytes.to_vec()),
             Err(poem::error::ReadBodyError::PayloadTooLarge) => Err(too_large()),
             Err(err) => Err(Rejection::new(

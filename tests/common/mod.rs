@@ -190,8 +190,8 @@ impl Service {
         let sink = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening addr=socket://").nth(1) {
-                    let _ = tx.send(addr.trim().to_owned());
+                if let Some(addr) = listening_addr(&line) {
+                    let _ = tx.send(addr);
                 }
                 let mut log = sink.lock().unwrap();
                 log.push_str(&line);
@@ -348,4 +348,228 @@ pub fn fixture(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/fixtures")
         .join(relative)
+}
+
+impl Service {
+    /// Sends a signal (`TERM`, `KILL`, ...) to the service's process.
+    pub fn signal(&self, name: &str) {
+        send_signal(self.child.id(), name);
+    }
+
+    /// Waits up to `limit` for the process to exit; `None` if it is still running.
+    pub fn wait_timeout(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the service") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The resident memory of the process, in KiB, as the kernel counts it.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("read the service's /proc status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS in /proc status")
+    }
+}
+
+/// Sends a signal to a process of the test's own with `kill(1)`.
+pub fn send_signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid} failed");
+}
+
+/// A MariaDB server of the test's own, for tests that stop, kill or inspect the whole server.
+/// Started and stopped with the project's scripts, with the same durable settings.
+pub struct OwnMariaDb {
+    dir: tempfile::TempDir,
+    pub port: String,
+}
+
+impl OwnMariaDb {
+    pub fn start() -> OwnMariaDb {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let url = mariadb_script("mariadb-start", dir.path(), None);
+        let port = url.rsplit(':').next().unwrap_or_default().trim().to_owned();
+        OwnMariaDb { dir, port }
+    }
+
+    /// The admin URL, without a database.
+    pub fn url(&self) -> String {
+        format!("mysql://gcw:gcw@127.0.0.1:{}", self.port)
+    }
+
+    /// Creates a database and returns its URL.
+    pub async fn database(&self, name: &str) -> String {
+        let pool = connect(&self.url()).await;
+        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
+            .execute(&pool)
+            .await
+            .expect("create a database");
+        pool.close().await;
+        format!("{}/{name}", self.url())
+    }
+
+    /// A connection to the server for the test to hold, so that it opens and closes no other
+    /// connections while it counts the server's.
+    pub async fn admin(&self) -> AnyPool {
+        connect(&self.url()).await
+    }
+
+    /// What the server has written to its error log.
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("mariadb/error.log")).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        let pidfile = self.dir.path().join("mariadb/mariadbd.pid");
+        std::fs::read_to_string(pidfile)
+            .expect("read mariadbd.pid")
+            .trim()
+            .parse()
+            .expect("a pid")
+    }
+
+    /// Kills the server with SIGKILL, as a crash would, and waits until it is gone. Its pid
+    /// file stays behind, as after a real crash; `restart` clears it.
+    pub fn kill(&self) {
+        let pid = self.pid();
+        send_signal(pid, "KILL");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while process_alive(pid) {
+            assert!(Instant::now() < deadline, "mariadbd {pid} outlived SIGKILL");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Starts the server again on the same port and data, after a crash or a stop.
+    pub fn restart(&self) {
+        let _ = std::fs::remove_file(self.dir.path().join("mariadb/mariadbd.pid"));
+        mariadb_script("mariadb-start", self.dir.path(), Some(&self.port));
+    }
+
+    pub fn stop(&self) {
+        mariadb_script("mariadb-stop", self.dir.path(), None);
+    }
+}
+
+impl Drop for OwnMariaDb {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A global status counter of the server `pool` is connected to, such as `Aborted_clients`.
+pub async fn global_status(pool: &AnyPool, name: &str) -> i64 {
+    let row = sqlx::query("SHOW GLOBAL STATUS WHERE Variable_name = ?")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .expect("read a status variable");
+    text(&row, 1)
+        .and_then(|value| value.parse().ok())
+        .expect("a numeric status value")
+}
+
+/// Alive and not a zombie: a zombie holds no port and no files.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.split_whitespace().next() != Some("Z")),
+        Err(_) => false,
+    }
+}
+
+fn mariadb_script(name: &str, dir: &Path, port: Option<&str>) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name);
+    let mut command = Command::new(path);
+    command.arg(dir.join("mariadb"));
+    if let Some(port) = port {
+        command.env("MARIADB_PORT", port);
+    }
+    let output = command.output().expect("run a MariaDB script");
+    assert!(
+        output.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .last()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A small, seedable random number generator (xorshift), so that a fault run can be replayed.
+pub struct Dice(u64);
+
+impl Dice {
+    /// Seeded from `FAULTS_SEED` when set, otherwise from the clock; the seed is printed.
+    pub fn from_env() -> Dice {
+        let seed = std::env::var("FAULTS_SEED")
+            .ok()
+            .and_then(|seed| seed.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+            });
+        eprintln!("random seed: FAULTS_SEED={seed}");
+        Dice(seed | 1)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A whole number in `range`.
+    pub fn within(&mut self, range: std::ops::Range<u64>) -> u64 {
+        range.start + self.next() % (range.end - range.start)
+    }
+}
+
+impl TestDb {
+    /// A MySQL database the test made itself, such as one on its own [`OwnMariaDb`].
+    pub fn at(url: String) -> TestDb {
+        TestDb {
+            url,
+            backend: Backend::MySql,
+            _dir: None,
+        }
+    }
+}
+
+/// The address in the "listening" line, in the text log format or the JSON one.
+fn listening_addr(line: &str) -> Option<String> {
+    if let Some(addr) = line.split("listening addr=socket://").nth(1) {
+        return Some(addr.trim().to_owned());
+    }
+    let json: serde_json::Value = serde_json::from_str(line).ok()?;
+    let fields = &json["fields"];
+    if fields["message"] != "listening" {
+        return None;
+    }
+    let addr = fields["addr"].as_str()?;
+    Some(addr.trim_start_matches("socket://").to_owned())
 }
