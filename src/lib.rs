@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod devtools;
 pub mod events;
 pub mod server;
 pub mod store;

@@ -1,12 +1,13 @@
 //! The command line: parse it, load the settings, hand over to the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 use gocardless_webhooks::auth::pins::{self, CertSummary};
 use gocardless_webhooks::config::Settings;
+use gocardless_webhooks::devtools::{dev_certs, send_test};
 use gocardless_webhooks::store::Store;
 use gocardless_webhooks::{server, telemetry};
 
@@ -29,6 +30,17 @@ enum Command {
         /// PEM file with one or more certificates.
         file: PathBuf,
     },
+    /// Play GoCardless: POST a sample delivery over HTTPS with a client certificate.
+    SendTest(send_test::SendTestArgs),
+    /// Write a throwaway CA, a server certificate for localhost, and a client certificate
+    /// and key signed by the CA: ca.pem, ca.key, server.pem, server.key, client.pem, client.key.
+    DevCerts {
+        /// Directory to write them to (created if missing).
+        dir: PathBuf,
+        /// Replace files that are already there.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +49,8 @@ fn main() -> ExitCode {
         Command::Serve => run(serve()),
         Command::Migrate => run(migrate()),
         Command::Fingerprint { file } => fingerprint(&file),
+        Command::SendTest(args) => run(send_test::run(args)),
+        Command::DevCerts { dir, force } => write_dev_certs(&dir, force),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,6 +91,13 @@ fn fingerprint(file: &PathBuf) -> anyhow::Result<()> {
             println!();
         }
         println!("{}", CertSummary::of(certificate, der)?);
+    }
+    Ok(())
+}
+
+fn write_dev_certs(dir: &Path, force: bool) -> anyhow::Result<()> {
+    for path in dev_certs::write_dev_certs(dir, force)? {
+        println!("wrote {}", path.display());
     }
     Ok(())
 }
