@@ -367,23 +367,26 @@ impl Sender {
             .body(body.to_vec())
             .send()
             .await
-            .with_context(|| format!("POST {url} got no answer"))?;
+            .map_err(|err| no_answer(url, err))?;
         let status = response.status();
         let request_id = response
             .headers()
             .get("x-request-id")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        let body = response
-            .text()
-            .await
-            .with_context(|| format!("the answer from {url} was cut off"))?;
+        let body = response.text().await.map_err(|err| no_answer(url, err))?;
         Ok(Reply {
             status,
             request_id,
             body,
         })
     }
+}
+
+/// Names the cause in the message itself (connection refused, the TLS alert, a timeout): it is
+/// what the person running `send-test` needs, however the error is printed.
+fn no_answer(url: &str, err: reqwest::Error) -> anyhow::Error {
+    anyhow::anyhow!("POST {url} got no answer: {:#}", anyhow::Error::from(err))
 }
 
 fn read(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
