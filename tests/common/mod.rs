@@ -423,17 +423,6 @@ impl OwnMariaDb {
         format!("{}/{name}", self.url())
     }
 
-    /// A connection to the server for the test to hold, so that it opens and closes no other
-    /// connections while it counts the server's.
-    pub async fn admin(&self) -> AnyPool {
-        connect(&self.url()).await
-    }
-
-    /// What the server has written to its error log.
-    pub fn error_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("mariadb/error.log")).unwrap_or_default()
-    }
-
     pub fn pid(&self) -> u32 {
         let pidfile = self.dir.path().join("mariadb/mariadbd.pid");
         std::fs::read_to_string(pidfile)
@@ -470,18 +459,6 @@ impl Drop for OwnMariaDb {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-/// A global status counter of the server `pool` is connected to, such as `Aborted_clients`.
-pub async fn global_status(pool: &AnyPool, name: &str) -> i64 {
-    let row = sqlx::query("SHOW GLOBAL STATUS WHERE Variable_name = ?")
-        .bind(name)
-        .fetch_one(pool)
-        .await
-        .expect("read a status variable");
-    text(&row, 1)
-        .and_then(|value| value.parse().ok())
-        .expect("a numeric status value")
 }
 
 /// Alive and not a zombie: a zombie holds no port and no files.
