@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use gocardless_webhooks::api::spec::Spec;
 use gocardless_webhooks::auth::pins::{self, CertSummary};
 use gocardless_webhooks::config::Settings;
 use gocardless_webhooks::devtools::{dev_certs, send_test};
@@ -25,6 +26,13 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Print the OpenAPI spec (YAML) that the service serves at /openapi.yaml, with the
+    /// default certificate header names.
+    Openapi {
+        /// Print JSON instead, as served at /openapi.json.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print each certificate in a PEM file with the pins that accept it.
     Fingerprint {
         /// PEM file with one or more certificates.
@@ -48,6 +56,11 @@ fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run(serve()),
         Command::Migrate => run(migrate()),
+        Command::Openapi { json } => {
+            let spec = Spec::default();
+            print!("{}", if json { spec.json() } else { spec.yaml() });
+            Ok(())
+        }
         Command::Fingerprint { file } => fingerprint(&file),
         Command::SendTest(args) => run(send_test::run(args)),
         Command::DevCerts { dir, force } => write_dev_certs(&dir, force),

@@ -19,6 +19,13 @@ pub struct Status {
 }
 
 #[derive(ApiResponse)]
+pub enum AliveResponse {
+    /// The process runs and answers requests.
+    #[oai(status = 200)]
+    Alive(Json<Status>),
+}
+
+#[derive(ApiResponse)]
 pub enum ReadyResponse {
     /// The database answers: deliveries can be stored.
     #[oai(status = 200)]
@@ -36,10 +43,10 @@ pub struct HealthApi {
 impl HealthApi {
     /// Answers while the process runs.
     #[oai(path = "/healthz", method = "get")]
-    async fn healthz(&self) -> Json<Status> {
-        Json(Status {
+    async fn healthz(&self) -> AliveResponse {
+        AliveResponse::Alive(Json(Status {
             status: "ok".into(),
-        })
+        }))
     }
 
     /// Answers 200 only when the database answers.

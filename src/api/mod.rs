@@ -1,13 +1,17 @@
 //! The HTTP surface: the webhook, health checks, the spec and Swagger UI.
 
 mod error;
+mod examples;
 mod health;
 mod schema;
+pub mod spec;
 mod webhook;
+mod yaml;
 
-use poem::endpoint::BoxEndpoint;
-use poem::http::StatusCode;
-use poem::{EndpointExt, IntoResponse, Response, Route};
+use poem::endpoint::{make_sync, BoxEndpoint};
+use poem::http::{header, StatusCode};
+use poem::web::Html;
+use poem::{get, Endpoint, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 
 pub use error::{ErrorBody, Rejection};
@@ -15,33 +19,56 @@ pub use webhook::WebhookApi;
 
 use crate::store::Store;
 use health::HealthApi;
+use spec::{CertificateHeaders, Spec};
 
-/// The OpenAPI service: every documented operation.
-pub fn service(webhook: WebhookApi, store: Store) -> OpenApiService<(WebhookApi, HealthApi), ()> {
-    OpenApiService::new(
-        (webhook, HealthApi { store }),
-        "GoCardless webhooks for Payymo",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
-        "Receives GoCardless webhook deliveries forwarded by nginx, checks the client \
-         certificate nginx saw, validates the events and stores each exactly once.",
-    )
-}
+/// Every API the service serves and documents.
+type Apis = (WebhookApi, HealthApi);
 
 /// The whole HTTP application.
 pub fn app(webhook: WebhookApi, store: Store) -> BoxEndpoint<'static> {
-    let service = service(webhook, store);
-    let docs = service.swagger_ui();
-    let spec_json = service.spec_endpoint();
-    let spec_yaml = service.spec_endpoint_yaml();
+    let spec = Spec::new(&CertificateHeaders::of(&webhook.policy));
+    let mut allowed = spec.allowed_methods();
+    for path in ["/docs", "/openapi.json", "/openapi.yaml"] {
+        allowed.insert(path, "GET, HEAD");
+    }
+    let (page, json, yaml) = (spec.swagger_ui().to_owned(), spec.json(), spec.yaml());
+
+    // The handlers are served by poem-openapi; the documents come from `spec`, which
+    // completes what poem-openapi generates.
+    let apis: Apis = (webhook, HealthApi { store });
+    let handlers = OpenApiService::new(apis, "", "");
     Route::new()
-        .nest("/", service)
-        .nest("/docs", docs)
-        .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
+        .nest("/", handlers)
+        .nest(
+            "/docs",
+            Route::new().at("/", get(make_sync(move |_| Html(page.clone())))),
+        )
+        .at("/openapi.json", get(document(json, "application/json")))
+        .at("/openapi.yaml", get(document(yaml, "application/yaml")))
         .catch_all_error(|err: poem::Error| async move { error_response(err) })
+        .around(move |endpoint, request| {
+            // RFC 9110 asks a 405 to say which methods the resource does answer.
+            let methods = allowed.get(request.uri().path()).map(str::to_owned);
+            async move {
+                let mut response = endpoint.call(request).await?;
+                let allow = methods.and_then(|methods| methods.parse().ok());
+                if let Some(allow) =
+                    allow.filter(|_| response.status() == StatusCode::METHOD_NOT_ALLOWED)
+                {
+                    response.headers_mut().insert(header::ALLOW, allow);
+                }
+                Ok(response)
+            }
+        })
         .boxed()
+}
+
+fn document(text: String, content_type: &'static str) -> impl Endpoint {
+    make_sync(move |_| {
+        Response::builder()
+            .content_type(content_type)
+            .body(text.clone())
+    })
 }
 
 /// Errors raised outside the webhook's own checks (unknown path, wrong method) get the same

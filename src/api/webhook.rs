@@ -9,15 +9,14 @@ use poem::http::{header, HeaderMap, StatusCode};
 use poem::web::RemoteAddr;
 use poem::{Body, Request, RequestBody};
 use poem_openapi::payload::Json;
-use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
-use poem_openapi::types::Type;
+use poem_openapi::registry::{MetaMediaType, MetaRequest, MetaSchemaRef, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ApiResponse, ExtractParamOptions, Object};
 use poem_openapi::{OpenApi, Tags};
 use sha2::{Digest, Sha256};
 use tracing::{info, warn, Instrument};
 
 use super::error::{ErrorBody, Rejection};
-use super::schema::Envelope;
+use super::schema;
 use crate::auth::origin::GoCardlessEnvironment;
 use crate::auth::sender::SenderPolicy;
 use crate::auth::signature::{Secrets, SIGNATURE_HEADER};
@@ -67,34 +66,40 @@ pub struct Accepted {
 
 #[derive(ApiResponse)]
 pub enum WebhookResponse {
-    /// The delivery is stored (committed) and every event in it is accounted for.
+    /// Stored and committed: `accepted` events are new, `duplicates` were stored before.
     #[oai(status = 200)]
     Stored(Json<Accepted>),
-    /// The body is not JSON, not UTF-8, or the certificate header cannot be decoded.
+    /// `malformed_json`, `body_not_utf8` or `body_unreadable`: the body is not readable JSON
+    /// (nesting deeper than 128 levels counts as unreadable); or `client_certificate_malformed`:
+    /// the certificate header cannot be decoded.
     #[oai(status = 400)]
     BadRequest(Json<ErrorBody>),
-    /// No client certificate was presented.
+    /// `client_certificate_missing`: no client certificate came with the delivery.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
-    /// The sender is not trusted: unknown proxy, unverified, unpinned or out-of-date certificate.
+    /// The sender is not believed: `untrusted_proxy`, `client_certificate_not_verified`,
+    /// `client_certificate_not_pinned`, `client_certificate_expired`,
+    /// `client_certificate_not_yet_valid` or `wrong_gocardless_environment`.
     #[oai(status = 403)]
     Forbidden(Json<ErrorBody>),
-    /// The body is larger than MAX_BODY_BYTES.
+    /// `body_too_large`: the body is larger than `MAX_BODY_BYTES` (1 MiB unless configured).
     #[oai(status = 413)]
     TooLarge(Json<ErrorBody>),
     /// `body_timeout`: the body did not arrive in full within 10 seconds.
     #[oai(status = 408)]
     Timeout(Json<ErrorBody>),
-    /// The body is not declared as JSON.
+    /// `unsupported_media_type`: `Content-Type` is not `application/json` in UTF-8.
     #[oai(status = 415)]
     UnsupportedMediaType(Json<ErrorBody>),
-    /// The JSON breaks the schema; the message names the offending field's path.
+    /// `invalid_payload`: the JSON breaks the schema; the message names the field, such as
+    /// `events[0].resource.amount`. Nothing of the delivery is stored.
     #[oai(status = 422)]
     Invalid(Json<ErrorBody>),
-    /// `Webhook-Signature` is missing, malformed or does not match the body ("Token Invalid").
+    /// `signature_missing`, `signature_malformed` or `signature_mismatch`: `Webhook-Signature`
+    /// does not verify the body (GoCardless's "Token Invalid").
     #[oai(status = 498)]
     SignatureInvalid(Json<ErrorBody>),
-    /// The database is unavailable; nothing was stored. Retry after the given seconds.
+    /// `database_unavailable`: nothing was stored; retry after `Retry-After` seconds.
     #[oai(status = 503)]
     Unavailable(
         Json<ErrorBody>,
@@ -448,15 +453,18 @@ impl<'a> ApiExtractor<'a> for RawBody {
     type ParamRawType = ();
 
     fn register(registry: &mut Registry) {
-        Envelope::register(registry);
+        schema::register(registry);
     }
 
     fn request_meta() -> Option<MetaRequest> {
         Some(MetaRequest {
-            description: Some("A GoCardless delivery: an envelope of one or more events."),
+            description: Some(
+                "A GoCardless delivery: an envelope of one or more events. Choose an example \
+                 to fill it in.",
+            ),
             content: vec![MetaMediaType {
                 content_type: "application/json",
-                schema: <Envelope as Type>::schema_ref(),
+                schema: MetaSchemaRef::Reference(schema::ENVELOPE.to_owned()),
             }],
             required: true,
         })

@@ -116,6 +116,53 @@ fn currencies_and_dates_are_checked() {
 }
 
 #[test]
+fn dates_are_digits_and_dashes_only() {
+    for date in [
+        "2024- 5-01",
+        "+024-05-01",
+        "-024-05-01",
+        "2024-05- 1",
+        "20240501",
+    ] {
+        let resource = json!({ "amount": "1", "currency": "EUR", "booking_date": date });
+        assert_eq!(
+            invalid_at(&body(&[transaction(resource)])),
+            "events[0].resource.booking_date",
+            "{date}"
+        );
+    }
+}
+
+#[test]
+fn timestamps_keep_to_rfc_3339_and_years_a_datetime_column_holds_in_utc() {
+    let ok = [
+        "2024-05-01T12:00:00Z",
+        "2024-05-01t12:00:00.123456789123z",
+        "1000-01-01T00:00:00+23:59",
+        "8999-12-31T23:59:59-23:59",
+    ];
+    let bad = [
+        "2024-05-01 12:00:00Z",
+        "2016-12-31T23:59:60Z",
+        "9999-12-31T23:00:00-05:00",
+        "0999-12-31T23:00:00Z",
+        "2024-05-01T12:00Z",
+    ];
+    for created_at in ok {
+        let ok = event("payments", "created", json!({ "created_at": created_at }));
+        assert!(parse(&body(&[ok])).is_ok(), "{created_at}");
+    }
+    for created_at in bad {
+        let bad = event("payments", "created", json!({ "created_at": created_at }));
+        assert_eq!(
+            invalid_at(&body(&[bad])),
+            "events[0].created_at",
+            "{created_at}"
+        );
+    }
+}
+
+#[test]
 fn payymo_types_need_their_links() {
     let account = event(
         "accounts",
