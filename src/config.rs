@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use ipnet::IpNet;
 use poem::http::HeaderName;
 
+use crate::auth::admin::AdminSecret;
 use crate::auth::origin::GoCardlessEnvironment;
 use crate::auth::pins::{self, CertSummary, Pin, PinSet};
 use crate::auth::signature::Secrets;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub client_cert_header: HeaderName,
     pub client_verify_header: HeaderName,
     pub max_body_bytes: usize,
+    /// Opens the read-only admin endpoints; without it they answer 404.
+    pub admin_token: Option<AdminSecret>,
 }
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://gocardless-webhooks.db";
@@ -121,7 +124,13 @@ impl Settings {
                 "x-client-verify",
             )?,
             max_body_bytes: read_max_body_bytes(&var)?,
+            admin_token: var("ADMIN_TOKEN").map(|token| AdminSecret::new(token.trim().to_owned())),
         })
+    }
+
+    /// Reads the pinned certificates and pins again, for a reload on SIGHUP.
+    pub fn pins_from_env() -> Result<(PinSet, Vec<CertSummary>), ConfigError> {
+        read_pins(&|name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
     }
 
     /// Settings for commands that only need the database (`migrate`).

@@ -1,5 +1,6 @@
 //! Start-up and shutdown: connect, migrate, log what is in force, serve until told to stop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -7,10 +8,12 @@ use poem::Server;
 use tracing::{info, warn};
 
 use crate::api::{self, WebhookApi};
-use crate::auth::sender::SenderPolicy;
+use crate::auth::sender::{LivePins, SenderPolicy};
 use crate::config::{Environment, Settings};
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::telemetry::redact_url;
+use crate::watch::CertificateWatch;
 
 /// How long deliveries in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -22,20 +25,26 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = Store::connect(&settings.database_url).await?;
     store.migrate().await?;
 
+    let pins = LivePins::new(settings.pins.clone());
+    let metrics = Arc::new(Metrics::new());
+    let certificates = settings.pinned_certificates.clone();
+    CertificateWatch::new(pins.clone(), certificates, metrics.clone()).spawn();
+
     let webhook = WebhookApi {
         policy: SenderPolicy {
             trusted_proxies: settings.trusted_proxies.clone(),
             cert_header: settings.client_cert_header.clone(),
             verify_header: settings.client_verify_header.clone(),
-            pins: settings.pins.clone(),
+            pins,
         },
         secrets: settings.secrets.clone(),
         gocardless_environment: settings.gocardless_environment,
+        metrics,
         environment: settings.environment,
         max_body_bytes: settings.max_body_bytes,
         store: store.clone(),
     };
-    let app = api::app(webhook, store.clone());
+    let app = api::app(webhook, store.clone(), settings.admin_token.clone());
 
     let acceptor = TcpListener::bind(settings.listen_addr)
         .into_acceptor()

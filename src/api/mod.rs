@@ -1,5 +1,6 @@
 //! The HTTP surface: the webhook, health checks, the spec and Swagger UI.
 
+mod admin;
 mod error;
 mod examples;
 mod health;
@@ -17,34 +18,59 @@ use poem_openapi::OpenApiService;
 pub use error::{ErrorBody, Rejection};
 pub use webhook::WebhookApi;
 
+use std::sync::Arc;
+
+use crate::auth::admin::AdminSecret;
+use crate::metrics::Metrics;
 use crate::store::Store;
+use admin::AdminApi;
 use health::HealthApi;
 use spec::{CertificateHeaders, Spec};
 
 /// Every API the service serves and documents.
-type Apis = (WebhookApi, HealthApi);
+type Apis = (WebhookApi, HealthApi, AdminApi);
 
-/// The whole HTTP application.
-pub fn app(webhook: WebhookApi, store: Store) -> BoxEndpoint<'static> {
+/// The whole HTTP application. The admin endpoints answer only with `admin_token` set.
+pub fn app(
+    webhook: WebhookApi,
+    store: Store,
+    admin_token: Option<AdminSecret>,
+) -> BoxEndpoint<'static> {
     let spec = Spec::new(&CertificateHeaders::of(&webhook.policy));
     let mut allowed = spec.allowed_methods();
-    for path in ["/docs", "/openapi.json", "/openapi.yaml"] {
+    for path in ["/docs", "/openapi.json", "/openapi.yaml", "/metrics"] {
         allowed.insert(path, "GET, HEAD");
     }
     let (page, json, yaml) = (spec.swagger_ui().to_owned(), spec.json(), spec.yaml());
 
     // The handlers are served by poem-openapi; the documents come from `spec`, which
     // completes what poem-openapi generates.
-    let apis: Apis = (webhook, HealthApi { store });
-    let handlers = OpenApiService::new(apis, "", "");
+    let metrics = metrics_endpoint(webhook.metrics.clone(), store.clone());
+    let health = HealthApi {
+        store: store.clone(),
+    };
+    // Off means absent: without a token, no admin request reaches the token check.
+    let admin_off = admin_token.is_none();
+    let admin = AdminApi {
+        store,
+        token: admin_token,
+    };
+    let handlers = OpenApiService::new((webhook, health, admin), "", "");
     Route::new()
         .nest("/", handlers)
+        .at("/metrics", get(metrics))
         .nest(
             "/docs",
             Route::new().at("/", get(make_sync(move |_| Html(page.clone())))),
         )
         .at("/openapi.json", get(document(json, "application/json")))
         .at("/openapi.yaml", get(document(yaml, "application/yaml")))
+        .around(move |endpoint, request| async move {
+            if admin_off && request.uri().path().starts_with("/api/admin/") {
+                return Err(poem::Error::from_status(StatusCode::NOT_FOUND));
+            }
+            endpoint.call(request).await
+        })
         .catch_all_error(|err: poem::Error| async move { error_response(err) })
         .around(move |endpoint, request| {
             // RFC 9110 asks a 405 to say which methods the resource does answer.
@@ -63,6 +89,16 @@ pub fn app(webhook: WebhookApi, store: Store) -> BoxEndpoint<'static> {
         .boxed()
 }
 
+/// `GET /metrics`: the Prometheus exposition, with the pool read at scrape time.
+fn metrics_endpoint(metrics: Arc<Metrics>, store: Store) -> impl Endpoint {
+    make_sync(move |_| {
+        let pool = store.pool();
+        Response::builder()
+            .content_type(crate::metrics::CONTENT_TYPE)
+            .body(metrics.render(pool.size(), pool.num_idle()))
+    })
+}
+
 fn document(text: String, content_type: &'static str) -> impl Endpoint {
     make_sync(move |_| {
         Response::builder()
@@ -77,6 +113,7 @@ fn error_response(err: poem::Error) -> Response {
     let status = err.status();
     let code = match status {
         StatusCode::NOT_FOUND => "not_found",
+        StatusCode::UNAUTHORIZED => "unauthorized",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
         s if s.is_server_error() => "internal_error",
         _ => "bad_request",

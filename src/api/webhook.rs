@@ -2,7 +2,8 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::Utc;
 use poem::http::{header, HeaderMap, StatusCode};
@@ -22,6 +23,7 @@ use crate::auth::sender::SenderPolicy;
 use crate::auth::signature::{Secrets, SIGNATURE_HEADER};
 use crate::config::Environment;
 use crate::events;
+use crate::metrics::Metrics;
 use crate::store::{NewDelivery, Saved, Store, Verification};
 
 /// GoCardless gives up after 10 seconds; answering 503 before that lets it retry sooner.
@@ -47,6 +49,7 @@ pub struct WebhookApi {
     pub environment: Environment,
     pub max_body_bytes: usize,
     pub store: Store,
+    pub metrics: Arc<Metrics>,
 }
 
 #[derive(Tags)]
@@ -146,10 +149,12 @@ impl WebhookApi {
             webhook_id = tracing::field::Empty,
             events = tracing::field::Empty,
         );
+        let started = Instant::now();
         let outcome = self
             .handle(request, body.0, peer, &request_id)
             .instrument(span)
             .await;
+        self.count(&outcome, started.elapsed());
         match outcome {
             Ok(saved) => WebhookResponse::Stored(Json(Accepted {
                 accepted: saved.accepted as u64,
@@ -161,6 +166,22 @@ impl WebhookApi {
 }
 
 impl WebhookApi {
+    fn count(&self, outcome: &Result<Saved, Rejection>, took: Duration) {
+        match outcome {
+            Ok(saved) => {
+                self.metrics.delivery("stored", "ok", took);
+                self.metrics.duplicates(saved.duplicates as u64);
+                for ((resource_type, action), count) in &saved.new_by_type {
+                    self.metrics.events_stored(resource_type, action, *count);
+                }
+            }
+            Err(rejection) if rejection.status == StatusCode::SERVICE_UNAVAILABLE => {
+                self.metrics.delivery("unavailable", rejection.code, took);
+            }
+            Err(rejection) => self.metrics.delivery("rejected", rejection.code, took),
+        }
+    }
+
     async fn handle(
         &self,
         request: &Request,
@@ -224,7 +245,7 @@ impl WebhookApi {
     /// Certificates are checked when pins are configured, and also when nothing else is, so
     /// that development mode records why each delivery would have been rejected.
     fn checks_certificates(&self) -> bool {
-        !self.policy.pins.is_empty() || self.secrets.is_empty()
+        !self.policy.pins.current().is_empty() || self.secrets.is_empty()
     }
 
     fn check_certificate(

@@ -4,6 +4,7 @@
 //! are looked at, so a stranger's body is never read.
 
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use ipnet::IpNet;
@@ -23,7 +24,34 @@ pub struct SenderPolicy {
     pub trusted_proxies: Vec<IpNet>,
     pub cert_header: HeaderName,
     pub verify_header: HeaderName,
-    pub pins: PinSet,
+    pub pins: LivePins,
+}
+
+/// The pinned set in force, replaceable while requests are being checked (on SIGHUP).
+#[derive(Clone, Debug, Default)]
+pub struct LivePins(Arc<RwLock<Arc<PinSet>>>);
+
+impl LivePins {
+    pub fn new(pins: PinSet) -> Self {
+        LivePins(Arc::new(RwLock::new(Arc::new(pins))))
+    }
+
+    /// The set in force now; a request keeps the set it started with.
+    pub fn current(&self) -> Arc<PinSet> {
+        let guard = self
+            .0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        Arc::clone(&guard)
+    }
+
+    pub fn replace(&self, pins: PinSet) {
+        let mut guard = self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        *guard = Arc::new(pins);
+    }
 }
 
 /// A sender that passed every check.
@@ -104,7 +132,8 @@ impl SenderPolicy {
 
         let leaf = forwarded::decode(cert.as_bytes())?;
         let subject = leaf.leaf.tbs_certificate.subject.to_string();
-        let Some(pin) = self.pins.matching(&leaf) else {
+        let pins = self.pins.current();
+        let Some(pin) = pins.matching(&leaf) else {
             return Err(SenderRejection::NotPinned {
                 sha256: hex::encode(pins::certificate_sha256(&leaf.leaf_der)),
                 subject,

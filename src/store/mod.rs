@@ -10,8 +10,10 @@ mod read;
 mod replay;
 mod write;
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::AnyPool;
@@ -167,5 +169,29 @@ fn sqlite_url_that_creates(url: &str) -> String {
 
 /// Times are stored as UTC text that both databases read back as the same instant.
 pub(crate) fn db_time(at: &DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    // Parsed once: parsing the pattern again for every value took longer than the formatting.
+    static FORMAT: LazyLock<Vec<Item<'static>>> =
+        LazyLock::new(|| StrftimeItems::new(DB_TIME_FORMAT).collect());
+    at.format_with_items(FORMAT.iter()).to_string()
+}
+
+const DB_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S%.6f";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_time_reads_as_its_pattern_says() {
+        let leap_second = DateTime::from_timestamp(1_483_228_799, 1_500_000_000).unwrap();
+        for at in [
+            DateTime::from_timestamp(0, 0).unwrap(),
+            DateTime::from_timestamp(1_767_225_599, 999_999_999).unwrap(),
+            leap_second,
+        ] {
+            assert_eq!(db_time(&at), at.format(DB_TIME_FORMAT).to_string());
+        }
+        let at = DateTime::from_timestamp(1_767_225_599, 123_456_789).unwrap();
+        assert_eq!(db_time(&at), "2025-12-31 23:59:59.123456");
+    }
 }

@@ -103,7 +103,9 @@ impl Store {
         ];
         for (column, value) in equal {
             if let Some(value) = value {
-                query.push(format!(" AND {column} = ")).push_bind(value.clone());
+                query
+                    .push(format!(" AND {column} = "))
+                    .push_bind(value.clone());
             }
         }
         if let Some(since) = &filter.since {
@@ -118,7 +120,9 @@ impl Store {
 
     /// One event whole, if it is stored.
     pub async fn event(&self, event_id: &str) -> Result<Option<StoredEventDetail>, StoreError> {
-        let sql = format!("SELECT {EVENT_COLUMNS}, links, payload FROM webhook_events WHERE event_id = ?");
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS}, links, payload FROM webhook_events WHERE event_id = ?"
+        );
         let Some(row) = sqlx::query(&sql)
             .bind(event_id.to_owned())
             .fetch_optional(&self.pool)
@@ -128,9 +132,8 @@ impl Store {
         };
         let json = |index| -> Result<Value, StoreError> {
             let text = text_column(&row, index)?;
-            serde_json::from_str(&text).map_err(|err| {
-                StoreError::Database(sqlx::Error::Decode(Box::new(err)))
-            })
+            serde_json::from_str(&text)
+                .map_err(|err| StoreError::Database(sqlx::Error::Decode(Box::new(err))))
         };
         Ok(Some(StoredEventDetail {
             event: stored_event(&row)?,
@@ -202,6 +205,9 @@ fn optional_text(row: &AnyRow, index: usize) -> Result<Option<String>, StoreErro
 /// A stored time (`YYYY-MM-DD HH:MM:SS.ffffff`, UTC) as RFC 3339.
 fn rfc3339(stored: &str) -> String {
     NaiveDateTime::parse_from_str(stored, "%Y-%m-%d %H:%M:%S%.f")
-        .map(|at| at.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        .map(|at| {
+            at.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
         .unwrap_or_else(|_| stored.to_owned())
 }

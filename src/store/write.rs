@@ -29,6 +29,8 @@ pub struct Saved {
     pub duplicates: usize,
     /// Duplicates whose content differs from what was stored first.
     pub conflicts: Vec<Conflict>,
+    /// How many new events of each resource type and action.
+    pub new_by_type: HashMap<(String, String), u64>,
 }
 
 impl Store {
@@ -86,11 +88,17 @@ impl Store {
 
         self.apply(&mut tx, &new_events, Mode::Live).await?;
         tx.commit().await?;
+        let mut new_by_type = HashMap::new();
+        for event in &new_events {
+            let key = (event.resource_type.clone(), event.action.clone());
+            *new_by_type.entry(key).or_insert(0) += 1;
+        }
         Ok(Saved {
             delivery_id,
             accepted: new_events.len(),
             duplicates,
             conflicts,
+            new_by_type,
         })
     }
 
@@ -101,22 +109,28 @@ impl Store {
         delivery_id: i64,
         delivery: &NewDelivery<'_>,
     ) -> Result<(), StoreError> {
+        // Values are bound as borrowed text: an owned String is copied twice more on its way
+        // into the statement, which for a large delivery cost more than building it.
         let received_at = db_time(&delivery.received_at);
+        let created_at: Vec<String> = events.iter().map(|e| db_time(&e.created_at)).collect();
         let mut insert = QueryBuilder::<Any>::new(
             "INSERT INTO webhook_events (event_id, resource_type, action, resource_id, links, \
              created_at, delivery_id, payload, received_at) ",
         );
-        insert.push_values(events, |mut row, event| {
-            row.push_bind(event.id.as_str().to_owned())
-                .push_bind(event.resource_type.clone())
-                .push_bind(event.action.clone())
-                .push_bind(event.resource_id.clone())
-                .push_bind(event.links.clone())
-                .push_bind(db_time(&event.created_at))
-                .push_bind(delivery_id)
-                .push_bind(event.json.clone())
-                .push_bind(received_at.clone());
-        });
+        insert.push_values(
+            events.iter().zip(&created_at),
+            |mut row, (event, created_at)| {
+                row.push_bind(event.id.as_str())
+                    .push_bind(event.resource_type.as_str())
+                    .push_bind(event.action.as_str())
+                    .push_bind(event.resource_id.as_deref())
+                    .push_bind(event.links.as_str())
+                    .push_bind(created_at.as_str())
+                    .push_bind(delivery_id)
+                    .push_bind(event.json.as_str())
+                    .push_bind(received_at.as_str());
+            },
+        );
         insert.push(self.dialect.skip_duplicate_event);
         insert.build().execute(&mut *tx).await?;
         Ok(())
@@ -163,24 +177,29 @@ impl Store {
         rows: &[(&Event, &TransactionCreated)],
         mode: Mode,
     ) -> Result<(), StoreError> {
+        // Borrowed text, as for the events.
+        let created_at: Vec<String> = rows.iter().map(|(e, _)| db_time(&e.created_at)).collect();
         let mut insert = QueryBuilder::<Any>::new(
             "INSERT INTO transactions (transaction_id, account_id, amount, currency, \
              booking_date, value_date, description, reference, counterparty_name, event_id, \
              created_at) ",
         );
-        insert.push_values(rows, |mut row, (event, t)| {
-            row.push_bind(t.transaction_id.clone())
-                .push_bind(t.account_id.clone())
-                .push_bind(t.amount.as_str().to_owned())
-                .push_bind(t.currency.clone())
-                .push_bind(t.booking_date.to_string())
-                .push_bind(t.value_date.map(|date| date.to_string()))
-                .push_bind(t.description.clone())
-                .push_bind(t.reference.clone())
-                .push_bind(t.counterparty_name.clone())
-                .push_bind(event.id.as_str().to_owned())
-                .push_bind(db_time(&event.created_at));
-        });
+        insert.push_values(
+            rows.iter().zip(&created_at),
+            |mut row, ((event, t), created_at)| {
+                row.push_bind(t.transaction_id.as_str())
+                    .push_bind(t.account_id.as_str())
+                    .push_bind(t.amount.as_str())
+                    .push_bind(t.currency.as_str())
+                    .push_bind(t.booking_date.to_string())
+                    .push_bind(t.value_date.map(|date| date.to_string()))
+                    .push_bind(t.description.as_deref())
+                    .push_bind(t.reference.as_deref())
+                    .push_bind(t.counterparty_name.as_deref())
+                    .push_bind(event.id.as_str())
+                    .push_bind(created_at.as_str());
+            },
+        );
         insert.push(self.dialect.on_transaction_conflict(mode));
         insert.build().execute(&mut *tx).await?;
         Ok(())

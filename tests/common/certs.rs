@@ -68,13 +68,18 @@ impl Authority {
 
     /// A client certificate valid from `from` to `until` (years).
     pub fn leaf(&self, common_name: &str, from: i32, until: i32) -> Issued {
+        self.leaf_until(common_name, from, (until, 1, 1))
+    }
+
+    /// A client certificate valid from the start of `from` to the day `until`.
+    pub fn leaf_until(&self, common_name: &str, from: i32, until: (i32, u8, u8)) -> Issued {
         let key = KeyPair::generate().expect("leaf key");
         let mut params = CertificateParams::new(Vec::new()).expect("leaf params");
         params
             .distinguished_name
             .push(DnType::CommonName, common_name);
         params.not_before = date_time_ymd(from, 1, 1);
-        params.not_after = date_time_ymd(until, 1, 1);
+        params.not_after = date_time_ymd(until.0, until.1, until.2);
         let cert = params
             .signed_by(&key, &self.cert, &self.key)
             .expect("leaf certificate");
