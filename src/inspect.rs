@@ -28,7 +28,14 @@ pub fn events(events: &[StoredEvent], format: Format) -> String {
     match format {
         Format::Json => json(events),
         Format::Table => table(
-            &["EVENT", "CREATED (UTC)", "TYPE", "ACTION", "RESOURCE", "DELIVERY"],
+            &[
+                "EVENT",
+                "CREATED (UTC)",
+                "TYPE",
+                "ACTION",
+                "RESOURCE",
+                "DELIVERY",
+            ],
             events.iter().map(|event| {
                 vec![
                     event.event_id.clone(),
@@ -47,7 +54,16 @@ pub fn deliveries(deliveries: &[StoredDelivery], format: Format) -> String {
     match format {
         Format::Json => json(deliveries),
         Format::Table => table(
-            &["ID", "RECEIVED (UTC)", "EVENTS", "VERIFICATION", "PIN", "SIGNATURE", "ENV", "REASON"],
+            &[
+                "ID",
+                "RECEIVED (UTC)",
+                "EVENTS",
+                "VERIFICATION",
+                "PIN",
+                "SIGNATURE",
+                "ENV",
+                "REASON",
+            ],
             deliveries.iter().map(|delivery| {
                 let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".into());
                 vec![
@@ -102,7 +118,9 @@ mod tests {
             "2024-05-01T00:00:00+00:00"
         );
         assert_eq!(
-            parse_since("2024-05-01T02:00:00+02:00").unwrap().to_rfc3339(),
+            parse_since("2024-05-01T02:00:00+02:00")
+                .unwrap()
+                .to_rfc3339(),
             "2024-05-01T00:00:00+00:00"
         );
         assert!(parse_since("yesterday").is_err());
@@ -110,7 +128,10 @@ mod tests {
 
     #[test]
     fn a_table_lines_up_its_columns() {
-        let printed = table(&["A", "LONG"], [vec!["wide cell".into(), "x".into()]].into_iter());
+        let printed = table(
+            &["A", "LONG"],
+            [vec!["wide cell".into(), "x".into()]].into_iter(),
+        );
         assert_eq!(printed, "A          LONG\nwide cell  x\n");
     }
 }

@@ -8,7 +8,11 @@ use serde_json::Value;
 
 fn run_json(args: &[&str], db: &TestDb) -> Value {
     let output = run_binary(args, &[("DATABASE_URL", &db.url)]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).expect("JSON output")
 }
 
@@ -24,7 +28,14 @@ async fn stored_events_and_deliveries_can_be_listed_filtered_and_shown() {
     let all = run_json(&["events", "list", "--format", "json"], &db);
     assert_eq!(all.as_array().unwrap().len(), 8);
     let payments = run_json(
-        &["events", "list", "--resource-type", "payments", "--format", "json"],
+        &[
+            "events",
+            "list",
+            "--resource-type",
+            "payments",
+            "--format",
+            "json",
+        ],
         &db,
     );
     let ids: Vec<&str> = payments
@@ -36,12 +47,29 @@ async fn stored_events_and_deliveries_can_be_listed_filtered_and_shown() {
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&"I1P") && ids.contains(&"I2P"), "{ids:?}");
     let by_resource = run_json(
-        &["events", "list", "--resource-id", "PM_I2", "--format", "json"],
+        &[
+            "events",
+            "list",
+            "--resource-id",
+            "PM_I2",
+            "--format",
+            "json",
+        ],
         &db,
     );
     assert_eq!(by_resource[0]["event_id"], "I2P");
     assert_eq!(by_resource[0]["created_at"], "2024-05-01T12:00:00.000000Z");
-    let since = run_json(&["events", "list", "--since", "2024-05-02", "--format", "json"], &db);
+    let since = run_json(
+        &[
+            "events",
+            "list",
+            "--since",
+            "2024-05-02",
+            "--format",
+            "json",
+        ],
+        &db,
+    );
     assert_eq!(since.as_array().unwrap().len(), 0);
 
     let shown = run_json(&["events", "show", "I1P"], &db);
@@ -55,7 +83,10 @@ async fn stored_events_and_deliveries_can_be_listed_filtered_and_shown() {
     assert_eq!(deliveries[0]["verification"], "unverified");
     assert_eq!(deliveries[0]["event_count"], 4);
     assert!(
-        deliveries[0]["unverified_reason"].as_str().unwrap().contains("no client certificate"),
+        deliveries[0]["unverified_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no client certificate"),
         "{deliveries}"
     );
 
