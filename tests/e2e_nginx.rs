@@ -393,6 +393,8 @@ async fn only_a_post_to_the_webhook_is_public_and_the_docs_are_on_the_internal_l
         "/docs",
         "/openapi.json",
         "/healthz",
+        "/metrics",
+        "/api/admin/events",
         "/api/gocardless/webhook/",
     ] {
         let (status, body) = curl(&deployment, "GET", &public(path));
@@ -410,6 +412,12 @@ async fn only_a_post_to_the_webhook_is_public_and_the_docs_are_on_the_internal_l
     let (status, spec) = curl(&deployment, "GET", &internal("/openapi.json"));
     assert_eq!(status, 200, "{spec}");
     assert!(spec.contains("/api/gocardless/webhook"), "{spec}");
+    let (status, metrics) = curl(&deployment, "GET", &internal("/metrics"));
+    assert_eq!(status, 200, "{metrics}");
+    assert!(
+        metrics.contains("gocardless_webhooks_duplicate_events_total"),
+        "{metrics}"
+    );
     let (status, page) = curl(&deployment, "GET", &internal("/docs"));
     assert_eq!(status, 200);
     assert!(page.contains("Swagger UI"), "{page}");
