@@ -108,6 +108,16 @@ impl Settings {
             })
             .transpose()?;
 
+        let client_cert_header = read_header_name(&var, "CLIENT_CERT_HEADER", "x-client-cert")?;
+        let client_verify_header =
+            read_header_name(&var, "CLIENT_VERIFY_HEADER", "x-client-verify")?;
+        if client_cert_header == client_verify_header {
+            return Err(invalid(
+                "CLIENT_VERIFY_HEADER",
+                "must differ from CLIENT_CERT_HEADER",
+            ));
+        }
+
         Ok(Settings {
             database_url: var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             listen_addr: parse_var(&var, "LISTEN_ADDR", DEFAULT_LISTEN_ADDR)?,
@@ -117,12 +127,8 @@ impl Settings {
             secrets,
             gocardless_environment,
             trusted_proxies: read_trusted_proxies(&var)?,
-            client_cert_header: read_header_name(&var, "CLIENT_CERT_HEADER", "x-client-cert")?,
-            client_verify_header: read_header_name(
-                &var,
-                "CLIENT_VERIFY_HEADER",
-                "x-client-verify",
-            )?,
+            client_cert_header,
+            client_verify_header,
             max_body_bytes: read_max_body_bytes(&var)?,
             admin_token: var("ADMIN_TOKEN").map(|token| AdminSecret::new(token.trim().to_owned())),
         })
@@ -131,6 +137,29 @@ impl Settings {
     /// Reads the pinned certificates and pins again, for a reload on SIGHUP.
     pub fn pins_from_env() -> Result<(PinSet, Vec<CertSummary>), ConfigError> {
         read_pins(&|name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Settings that are allowed but probably a mistake, in words for a start-up warning.
+    pub fn doubtful(&self) -> Vec<String> {
+        let mut doubts = Vec::new();
+        if self.trusted_proxies.iter().any(|net| net.prefix_len() == 0) {
+            doubts.push(
+                "TRUSTED_PROXIES trusts every address: anyone who reaches the service can \
+                 claim any client certificate"
+                    .to_owned(),
+            );
+        }
+        if self.secrets.shortest().is_some_and(|len| len < 16) {
+            doubts.push("a GOCARDLESS_WEBHOOK_SECRET is shorter than 16 characters".to_owned());
+        }
+        if self
+            .admin_token
+            .as_ref()
+            .is_some_and(|token| token.len() < 16)
+        {
+            doubts.push("ADMIN_TOKEN is shorter than 16 characters".to_owned());
+        }
+        doubts
     }
 
     /// Settings for commands that only need the database (`migrate`).
@@ -372,6 +401,39 @@ mod tests {
             .map(|p| p.to_string())
             .collect();
         assert_eq!(proxies, ["10.0.0.7/32", "172.16.0.0/12", "::1/128"]);
+    }
+
+    #[test]
+    fn the_two_certificate_headers_must_have_different_names() {
+        let err = settings_error(&[
+            ("GOCARDLESS_WEBHOOK_CERT_PINS", PIN),
+            ("CLIENT_CERT_HEADER", "X-Client-Verify"),
+        ]);
+        assert!(err.contains("CLIENT_VERIFY_HEADER"), "{err}");
+    }
+
+    #[test]
+    fn doubtful_settings_are_named_for_a_warning() {
+        let settings = settings(&[
+            ("GOCARDLESS_WEBHOOK_SECRET", "short"),
+            ("TRUSTED_PROXIES", "0.0.0.0/0"),
+            ("ADMIN_TOKEN", "x"),
+        ])
+        .unwrap();
+        let doubts = settings.doubtful().join("\n");
+        for name in [
+            "TRUSTED_PROXIES",
+            "GOCARDLESS_WEBHOOK_SECRET",
+            "ADMIN_TOKEN",
+        ] {
+            assert!(doubts.contains(name), "{doubts}");
+        }
+        let fine = settings_error_free(&[("GOCARDLESS_WEBHOOK_SECRET", "a-long-enough-secret")]);
+        assert!(fine.doubtful().is_empty());
+    }
+
+    fn settings_error_free(vars: &[(&str, &str)]) -> Settings {
+        settings(vars).unwrap()
     }
 
     #[test]

@@ -88,6 +88,9 @@ fn log_settings(settings: &Settings) {
             "pinned certificate"
         );
     }
+    for doubt in settings.doubtful() {
+        warn!("configuration: {doubt}");
+    }
     if settings.environment == Environment::Development {
         warn!(
             "DEVELOPMENT MODE: deliveries that fail the sender checks are stored marked \

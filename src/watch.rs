@@ -95,7 +95,15 @@ impl CertificateWatch {
             let Some(days) = days_left(certificate, now) else {
                 continue;
             };
-            if days < WARN_DAYS {
+            if days < 0.0 {
+                tracing::error!(
+                    subject = %certificate.subject,
+                    not_after = %certificate.not_after,
+                    pin = %certificate.certificate_pin,
+                    "pinned certificate has expired: deliveries presenting it are rejected; \
+                     pin GoCardless's current certificate"
+                );
+            } else if days < WARN_DAYS {
                 warn!(
                     subject = %certificate.subject,
                     not_after = %certificate.not_after,

@@ -243,3 +243,32 @@ async fn migrate_applies_the_schema_and_can_run_again() {
         .await;
     assert_eq!(charset.as_deref(), Some("utf8mb4"));
 }
+
+#[tokio::test]
+async fn ids_that_differ_only_in_case_or_accents_are_different_rows() {
+    let db = TestDb::mysql().await;
+    let certs = TestCerts::new();
+    let files = Files::new();
+    let service = pinned_service(&db.url, &certs, &files);
+    let escaped = certs.pinned.nginx_escaped();
+    let headers = [
+        ("X-Client-Cert", escaped.as_str()),
+        ("X-Client-Verify", "SUCCESS"),
+    ];
+    let ids = ["TRcase", "TRCASE", "TRcasé"];
+
+    for (i, id) in ids.iter().enumerate() {
+        let event = transaction(&format!("EVCASE{i}"), id, "1.00");
+        let answer = post(&service, &headers, delivery(&[event])).await;
+        assert_eq!(answer.body, json!({ "accepted": 1, "duplicates": 0 }));
+    }
+
+    let stored = db
+        .rows("SELECT transaction_id FROM transactions ORDER BY event_id")
+        .await;
+    let stored: Vec<&str> = stored
+        .iter()
+        .map(|row| row[0].as_deref().unwrap())
+        .collect();
+    assert_eq!(stored, ids);
+}

@@ -247,3 +247,26 @@ async fn json_logs_carry_the_proxys_request_id_and_the_outcome() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_request_id_that_could_forge_a_log_field_is_replaced() {
+    let db = TestDb::sqlite();
+    let service = Service::start(&[("DATABASE_URL", &db.url), ("APP_ENV", "development")]);
+
+    let forged = "x peer=10.0.0.1 outcome=stored";
+    post(
+        &service,
+        &[("X-Request-Id", forged)],
+        payloads::mixed("RQ1"),
+    )
+    .await;
+
+    let log = service.wait_for_log("delivery stored");
+    assert!(log.contains("delivery stored"), "{log}");
+    assert!(!log.contains(forged), "{log}");
+    let stored = db
+        .value("SELECT request_id FROM webhook_deliveries")
+        .await
+        .unwrap();
+    assert!(stored.starts_with("gcw-"), "{stored}");
+}

@@ -14,6 +14,7 @@ const MAX_EXAMPLES: &str = "200";
 /// Stored events that show the bodies were generated from the schema, not only the four
 /// examples replayed.
 const MIN_STORED_EVENTS: i64 = 20;
+const ADMIN_TOKEN: &str = "schemathesis-admin-token";
 
 #[tokio::test]
 async fn schemathesis_finds_no_answer_the_spec_does_not_allow() {
@@ -22,7 +23,13 @@ async fn schemathesis_finds_no_answer_the_spec_does_not_allow() {
          and sets it to the program's path",
     );
     let db = TestDb::mysql().await;
-    let service = Service::start(&[("DATABASE_URL", &db.url), ("APP_ENV", "development")]);
+    // With the admin endpoints on, so that their answers are checked too.
+    let service = Service::start(&[
+        ("DATABASE_URL", &db.url),
+        ("APP_ENV", "development"),
+        ("ADMIN_TOKEN", ADMIN_TOKEN),
+    ]);
+    let authorization = format!("Authorization: Bearer {ADMIN_TOKEN}");
     let spec = service.url("/openapi.json");
     let mut args = vec![
         "run",
@@ -32,6 +39,8 @@ async fn schemathesis_finds_no_answer_the_spec_does_not_allow() {
         MAX_EXAMPLES,
         "--no-color",
         "--generation-database=none",
+        "--header",
+        &authorization,
     ];
     // Each run draws a new seed and prints it; SCHEMATHESIS_SEED repeats a run.
     let seed = std::env::var("SCHEMATHESIS_SEED").ok();

@@ -1,10 +1,12 @@
 -- Deliveries, their events, and Payymo's typed state. Every text column is utf8mb4 so that any
--- Unicode a sender puts in a description or name is kept as sent.
+-- Unicode a sender puts in a description or name is kept as sent. Id columns compare bytes
+-- (utf8mb4_bin), as the embedded store does: under the default collation 'TR1' and 'tr1', or
+-- 'e' and 'é', would be the same key and one transaction would silently stand for two.
 
 CREATE TABLE webhook_deliveries (
     id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     received_at DATETIME(6) NOT NULL,
-    webhook_id VARCHAR(64) NULL,
+    webhook_id VARCHAR(64) COLLATE utf8mb4_bin NULL,
     body_sha256 CHAR(64) NOT NULL,
     -- 'verified' when every configured check passed (certificate pin, signature),
     -- 'unverified' when development mode let a failure through; unverified_reason says which.
@@ -27,7 +29,7 @@ CREATE TABLE webhook_events (
     event_id VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL PRIMARY KEY,
     resource_type VARCHAR(64) NOT NULL,
     action VARCHAR(64) NOT NULL,
-    resource_id VARCHAR(255) NULL,
+    resource_id VARCHAR(255) COLLATE utf8mb4_bin NULL,
     links TEXT NOT NULL,
     created_at DATETIME(6) NOT NULL,
     delivery_id BIGINT UNSIGNED NOT NULL,
@@ -42,8 +44,8 @@ CREATE TABLE webhook_events (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE transactions (
-    transaction_id VARCHAR(64) NOT NULL PRIMARY KEY,
-    account_id VARCHAR(64) NOT NULL,
+    transaction_id VARCHAR(64) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+    account_id VARCHAR(64) COLLATE utf8mb4_bin NOT NULL,
     amount DECIMAL(19, 4) NOT NULL,
     currency CHAR(3) NOT NULL,
     booking_date DATE NOT NULL,
@@ -59,7 +61,7 @@ CREATE TABLE transactions (
 -- last_event_at and last_event_id order updates: an event older than the one applied last
 -- leaves the row as it is, since deliveries arrive in any order.
 CREATE TABLE bank_accounts (
-    account_id VARCHAR(64) NOT NULL PRIMARY KEY,
+    account_id VARCHAR(64) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
     name VARCHAR(255) NULL,
     iban VARCHAR(34) NULL,
     currency CHAR(3) NULL,
@@ -70,8 +72,8 @@ CREATE TABLE bank_accounts (
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_unicode_ci;
 
 CREATE TABLE bank_connections (
-    connection_id VARCHAR(64) NOT NULL PRIMARY KEY,
-    account_id VARCHAR(64) NULL,
+    connection_id VARCHAR(64) COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+    account_id VARCHAR(64) COLLATE utf8mb4_bin NULL,
     status VARCHAR(16) NOT NULL,
     revoked_at DATETIME(6) NULL,
     reason TEXT NULL,

@@ -30,6 +30,9 @@ pub enum AdminResponse<T: poem_openapi::types::ToJSON + Send + Sync> {
     /// The rows asked for.
     #[oai(status = 200)]
     Ok(Json<T>),
+    /// A query parameter is malformed (a `since` that is not RFC 3339, a `limit` out of range).
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
     /// The bearer token is missing or wrong.
     #[oai(status = 401)]
     Unauthorized(Json<ErrorBody>),
@@ -73,6 +76,7 @@ impl AdminApi {
         /// Only events created at or after this time (RFC 3339).
         since: Query<Option<DateTime<FixedOffset>>>,
         /// At most this many events (1 to 1000, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> AdminResponse<Vec<StoredEvent>> {
         if let Err(denied) = self.authorize(&auth) {
@@ -118,6 +122,7 @@ impl AdminApi {
         /// Only deliveries received at or after this time (RFC 3339).
         since: Query<Option<DateTime<FixedOffset>>>,
         /// At most this many deliveries (1 to 1000, default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "1000")))]
         limit: Query<Option<u32>>,
     ) -> AdminResponse<Vec<StoredDelivery>> {
         if let Err(denied) = self.authorize(&auth) {

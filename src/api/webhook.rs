@@ -148,12 +148,20 @@ impl WebhookApi {
             peer = %peer.map_or_else(|| "-".into(), |ip| ip.to_string()),
             webhook_id = tracing::field::Empty,
             events = tracing::field::Empty,
+            delivery_id = tracing::field::Empty,
+            outcome = tracing::field::Empty,
         );
         let started = Instant::now();
         let outcome = self
             .handle(request, body.0, peer, &request_id)
-            .instrument(span)
+            .instrument(span.clone())
             .await;
+        match &outcome {
+            Ok(saved) => span
+                .record("outcome", "stored")
+                .record("delivery_id", saved.delivery_id),
+            Err(rejection) => span.record("outcome", rejection.code),
+        };
         self.count(&outcome, started.elapsed());
         match outcome {
             Ok(saved) => WebhookResponse::Stored(Json(Accepted {
@@ -391,9 +399,16 @@ impl WebhookApi {
             .filter(|ip| self.policy.is_trusted(*ip))
             .and_then(|_| request.headers().get(REQUEST_ID_HEADER))
             .and_then(|value| value.to_str().ok())
-            .filter(|id| !id.is_empty() && id.len() <= 128);
+            .filter(|id| is_plain_request_id(id));
         from_proxy.map_or_else(new_request_id, str::to_owned)
     }
+}
+
+/// Up to 128 letters, digits and `.`, `_`, `:` or `-`: what nginx's `$request_id` and common
+/// tracing ids use, and nothing that could forge a field in a text log line.
+fn is_plain_request_id(id: &str) -> bool {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-');
+    (1..=128).contains(&id.len()) && id.chars().all(plain)
 }
 
 fn log_rejection(rejection: &Rejection) {

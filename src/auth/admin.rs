@@ -11,6 +11,14 @@ impl AdminSecret {
         AdminSecret(token)
     }
 
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Compares in constant time, so the answer's timing does not reveal the token.
     pub fn accepts(&self, offered: &str) -> bool {
         bool::from(self.0.as_bytes().ct_eq(offered.as_bytes()))

@@ -70,6 +70,11 @@ impl Secrets {
         self.0.len()
     }
 
+    /// The length of the shortest secret, if any.
+    pub fn shortest(&self) -> Option<usize> {
+        self.0.iter().map(|secret| secret.0.len()).min()
+    }
+
     /// Checks `signature` (the header's value, if any) against `body`, in constant time for
     /// each secret.
     pub fn verify(&self, body: &[u8], signature: Option<&[u8]>) -> Result<(), SignatureError> {

@@ -36,6 +36,7 @@ pub struct StoredEvent {
     /// What happened to it, such as `confirmed`.
     pub action: String,
     /// The id of the resource the event is about, when its links name one.
+    #[oai(skip_serializing_if_is_none)]
     pub resource_id: Option<String>,
     /// When the event happened (UTC, RFC 3339).
     pub created_at: String,
@@ -66,16 +67,21 @@ pub struct StoredDelivery {
     /// When it was received (UTC, RFC 3339).
     pub received_at: String,
     /// GoCardless's id for the webhook, from `meta.webhook_id`.
+    #[oai(skip_serializing_if_is_none)]
     pub webhook_id: Option<String>,
     /// `verified`, or `unverified` when development mode let a failed check through.
     pub verification: String,
     /// The certificate pin that matched, when certificates are checked.
+    #[oai(skip_serializing_if_is_none)]
     pub matched_pin: Option<String>,
     /// `valid` when the signature was checked and matched.
+    #[oai(skip_serializing_if_is_none)]
     pub signature: Option<String>,
     /// Why the delivery would have been rejected, when it is unverified.
+    #[oai(skip_serializing_if_is_none)]
     pub unverified_reason: Option<String>,
     /// `live` or `sandbox`, from the delivery's Origin.
+    #[oai(skip_serializing_if_is_none)]
     pub gocardless_environment: Option<String>,
     /// The address the delivery came from (the proxy's).
     pub peer_addr: String,
@@ -120,6 +126,12 @@ impl Store {
 
     /// One event whole, if it is stored.
     pub async fn event(&self, event_id: &str) -> Result<Option<StoredEventDetail>, StoreError> {
+        // Stored ids are ASCII (see `EventId`); anything else cannot match, and MySQL would
+        // refuse to compare it with the ASCII column at all.
+        let plausible = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+        if event_id.is_empty() || event_id.len() > 64 || !event_id.chars().all(plausible) {
+            return Ok(None);
+        }
         let sql = format!(
             "SELECT {EVENT_COLUMNS}, links, payload FROM webhook_events WHERE event_id = ?"
         );
