@@ -69,10 +69,12 @@ impl TestDatabase {
         }
     }
 
-    /// `(resource_type, action, resource_id)` of a stored event.
+    /// `(resource_type, action, resource_id)` of a stored event. Id columns compare bytes, and
+    /// sqlx reads such a column as bytes; CAST gives it back as text.
     pub async fn event(&self, event_id: &str) -> Option<(String, String, String)> {
         sqlx::query_as(
-            "SELECT resource_type, action, resource_id FROM webhook_events WHERE event_id = ?",
+            "SELECT resource_type, action, CAST(resource_id AS CHAR) FROM webhook_events \
+             WHERE event_id = ?",
         )
         .bind(event_id)
         .fetch_optional(&self.pool)
@@ -95,7 +97,7 @@ impl TestDatabase {
     /// `(account_id, amount, currency)` of a transaction, the amount as MariaDB prints it.
     pub async fn transaction(&self, transaction_id: &str) -> Option<(String, String, String)> {
         sqlx::query_as(
-            "SELECT account_id, CAST(amount AS CHAR), currency FROM transactions \
+            "SELECT CAST(account_id AS CHAR), CAST(amount AS CHAR), currency FROM transactions \
              WHERE transaction_id = ?",
         )
         .bind(transaction_id)
@@ -116,7 +118,8 @@ impl TestDatabase {
     /// `(account_id, status, reason)` of a bank connection.
     pub async fn connection(&self, connection_id: &str) -> Option<(String, String, String)> {
         sqlx::query_as(
-            "SELECT account_id, status, reason FROM bank_connections WHERE connection_id = ?",
+            "SELECT CAST(account_id AS CHAR), status, reason FROM bank_connections \
+             WHERE connection_id = ?",
         )
         .bind(connection_id)
         .fetch_optional(&self.pool)
