@@ -77,7 +77,7 @@ impl Worker for DbWorker {
 
         tx.commit().await?;
         Ok(Outcome::Stored {
-            accepted: new_ids.len() as u64,
+            accepted: Some(new_ids.len() as u64),
         })
     }
 }

@@ -108,8 +108,8 @@ impl Worker for HttpWorker {
             return Ok(Outcome::Refused(status));
         }
         let accepted = match status {
-            200 => accepted(&body).context("a 200 answer without `accepted`")?,
-            _ => 0,
+            200 => Some(accepted(&body).context("a 200 answer without `accepted`")?),
+            _ => None,
         };
         Ok(Outcome::Stored { accepted })
     }

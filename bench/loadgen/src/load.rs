@@ -42,8 +42,8 @@ pub struct Plan {
 
 /// What became of one delivery.
 pub enum Outcome {
-    /// Answered with the expected status; `accepted` events were new.
-    Stored { accepted: u64 },
+    /// Answered with the expected status; `accepted` events were new, when the answer says.
+    Stored { accepted: Option<u64> },
     /// Answered with another status.
     Refused(u16),
 }
@@ -182,8 +182,14 @@ async fn drive<W: Worker>(mut worker: W, clock: &Clock, plan: &Plan, run_tag: &s
         let outcome = tokio::time::timeout(plan.timeout, worker.send(&batch)).await;
         let done = Instant::now();
         let counted = due >= clock.measure_from && done <= clock.stop_at;
+        let events = batch.events.len() as u64;
         let status = match outcome {
+            // Every event of every delivery is new, so anything less is a fault.
+            Ok(Ok(Outcome::Stored {
+                accepted: Some(accepted),
+            })) if accepted != events => format!("stored {accepted} of {events} events"),
             Ok(Ok(Outcome::Stored { accepted })) => {
+                let accepted = accepted.unwrap_or(0);
                 if counted {
                     let micros = (done - due).as_micros() as u64;
                     let _ = tally.latency.record(micros.max(1));
