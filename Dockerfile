@@ -8,6 +8,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src src
 COPY migrations migrations
+# The benchmark's load generator is a member of the workspace: cargo reads its manifest even
+# though only the service is built.
+COPY bench/loadgen bench/loadgen
 # The caches keep downloaded crates and compiled dependencies between builds; the binary is
 # copied out of the cached target directory, which the next stage cannot see.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
