@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::certs::TestCerts;
 use common::payloads::{self, delivery, transaction};
-use common::{post, post_to, Files, Service, TestDb};
+use common::{post, post_to, Files, OwnMariaDb, Service, TestDb};
 use serde_json::json;
 
 fn pinned_service(db_url: &str, certs: &TestCerts, files: &Files) -> Service {
@@ -77,71 +75,10 @@ async fn simultaneous_deliveries_of_the_same_events_to_two_processes_store_each_
     assert_eq!(db.count("webhook_deliveries").await, 16);
 }
 
-/// A MariaDB server of this test's own, started and stopped by the project's scripts.
-struct OwnServer {
-    dir: tempfile::TempDir,
-    port: String,
-}
-
-impl OwnServer {
-    fn start() -> OwnServer {
-        let dir = tempfile::tempdir().unwrap();
-        let url = script("mariadb-start", dir.path(), None);
-        let port = url.rsplit(':').next().unwrap().trim().to_owned();
-        OwnServer { dir, port }
-    }
-
-    fn url(&self) -> String {
-        format!("mysql://gcw:gcw@127.0.0.1:{}", self.port)
-    }
-
-    fn stop(&self) {
-        script("mariadb-stop", self.dir.path(), None);
-    }
-
-    fn restart(&self) {
-        script("mariadb-start", self.dir.path(), Some(&self.port));
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn script(name: &str, dir: &Path, port: Option<&str>) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("scripts")
-        .join(name);
-    let mut command = Command::new(path);
-    command.arg(dir.join("mariadb"));
-    if let Some(port) = port {
-        command.env("MARIADB_PORT", port);
-    }
-    let output = command.output().expect("run a MariaDB script");
-    assert!(
-        output.status.success(),
-        "{name} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .last()
-        .unwrap_or("")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn a_database_stopped_mid_run_gets_503_with_retry_after_and_the_service_recovers_alone() {
-    let server = OwnServer::start();
-    let admin = sqlx::MySqlPool::connect(&server.url()).await.unwrap();
-    sqlx::query("CREATE DATABASE outage")
-        .execute(&admin)
-        .await
-        .unwrap();
-    admin.close().await;
-    let db_url = format!("{}/outage", server.url());
+    let server = OwnMariaDb::start();
+    let db_url = server.database("outage").await;
     let certs = TestCerts::new();
     let files = Files::new();
     let service = pinned_service(&db_url, &certs, &files);
