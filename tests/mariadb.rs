@@ -7,16 +7,8 @@ use std::time::{Duration, Instant};
 
 use common::certs::TestCerts;
 use common::payloads::{self, delivery, transaction};
-use common::{post, post_to, Files, OwnMariaDb, Service, TestDb};
+use common::{pinned_service, post, post_to, Files, OwnMariaDb, TestDb};
 use serde_json::json;
-
-fn pinned_service(db_url: &str, certs: &TestCerts, files: &Files) -> Service {
-    let pinned = files.write("pinned.pem", &certs.pinned_pem());
-    Service::start(&[
-        ("DATABASE_URL", db_url),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-    ])
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn simultaneous_deliveries_of_the_same_events_to_two_processes_store_each_event_once() {
@@ -24,8 +16,8 @@ async fn simultaneous_deliveries_of_the_same_events_to_two_processes_store_each_
     let certs = TestCerts::new();
     let files = Files::new();
     let services = [
-        pinned_service(&db.url, &certs, &files),
-        pinned_service(&db.url, &certs, &files),
+        pinned_service(&db.url, &certs.pinned_pem(), &files, &[]),
+        pinned_service(&db.url, &certs.pinned_pem(), &files, &[]),
     ];
     let escaped = certs.pinned.nginx_escaped();
     // Each body holds the same events in a different order, which would deadlock two
@@ -81,7 +73,7 @@ async fn a_database_stopped_mid_run_gets_503_with_retry_after_and_the_service_re
     let db_url = server.database("outage").await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let service = pinned_service(&db_url, &certs, &files);
+    let service = pinned_service(&db_url, &certs.pinned_pem(), &files, &[]);
     let escaped = certs.pinned.nginx_escaped();
     let headers = [
         ("X-Client-Cert", escaped.as_str()),
@@ -137,7 +129,7 @@ async fn text_columns_keep_any_unicode_including_four_byte_characters() {
     let db = TestDb::mysql().await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let service = pinned_service(&db.url, &certs, &files);
+    let service = pinned_service(&db.url, &certs.pinned_pem(), &files, &[]);
     let escaped = certs.pinned.nginx_escaped();
     let mut event = transaction("EVU", "TRU", "1.00");
     event["resource"]["description"] = json!("emoji 😀, math 𝔘, CJK 漢字, RTL שלום, nul \u{0}.");
@@ -186,7 +178,7 @@ async fn ids_that_differ_only_in_case_or_accents_are_different_rows() {
     let db = TestDb::mysql().await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let service = pinned_service(&db.url, &certs, &files);
+    let service = pinned_service(&db.url, &certs.pinned_pem(), &files, &[]);
     let escaped = certs.pinned.nginx_escaped();
     let headers = [
         ("X-Client-Cert", escaped.as_str()),

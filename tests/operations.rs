@@ -8,7 +8,7 @@ use std::process::Command;
 use chrono::{Datelike, Duration, Utc};
 use common::certs::{Authority, TestCerts};
 use common::payloads;
-use common::{post, Files, Service, TestDb};
+use common::{pinned_service, post, Files, Service, TestDb};
 use serde_json::Value;
 
 fn send_headers(escaped: &str) -> [(&str, &str); 2] {
@@ -33,11 +33,7 @@ async fn metrics_count_a_known_sequence_of_deliveries() {
     let db = TestDb::sqlite();
     let certs = TestCerts::new();
     let files = Files::new();
-    let pinned = files.write("pinned.pem", &certs.pinned.cert_pem);
-    let service = Service::start(&[
-        ("DATABASE_URL", &db.url),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-    ]);
+    let service = pinned_service(&db.url, &certs.pinned.cert_pem, &files, &[]);
     let good = certs.pinned.nginx_escaped();
     let stranger = certs.unpinned.nginx_escaped();
 
@@ -96,11 +92,7 @@ async fn sighup_pins_a_new_certificate_and_a_broken_file_keeps_the_old_set() {
     let db = TestDb::sqlite();
     let certs = TestCerts::new();
     let files = Files::new();
-    let pinned = files.write("pinned.pem", &certs.pinned.cert_pem);
-    let service = Service::start(&[
-        ("DATABASE_URL", &db.url),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-    ]);
+    let service = pinned_service(&db.url, &certs.pinned.cert_pem, &files, &[]);
     let next = certs.unpinned.nginx_escaped();
     let hangup = || {
         let status = Command::new("kill")

@@ -4,7 +4,7 @@ mod common;
 
 use common::certs::TestCerts;
 use common::payloads::{self, account_update, connection_revoked, delivery};
-use common::{post, run_binary, Backend, Files, Service, TestDb};
+use common::{pinned_service, post, run_binary, Backend, Files, TestDb};
 use serde_json::json;
 
 const TYPED_STATE: [&str; 3] = [
@@ -28,11 +28,7 @@ async fn replay_rebuilds_damaged_typed_tables_and_is_idempotent(backend: Backend
     let db = TestDb::new(backend).await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let pinned = files.write("pinned.pem", &certs.pinned.cert_pem);
-    let service = Service::start(&[
-        ("DATABASE_URL", &db.url),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-    ]);
+    let service = pinned_service(&db.url, &certs.pinned.cert_pem, &files, &[]);
     let escaped = certs.pinned.nginx_escaped();
     let headers = [
         ("X-Client-Cert", escaped.as_str()),

@@ -5,7 +5,7 @@ mod common;
 
 use common::certs::TestCerts;
 use common::payloads::{self, delivery};
-use common::{fixture, post, Answer, Files, Service, TestDb};
+use common::{fixture, pinned_service, post, Answer, Files, Service, TestDb};
 use gocardless_webhooks::auth::signature::sign;
 use serde_json::json;
 
@@ -113,12 +113,8 @@ async fn with_both_layers_configured_each_must_pass() {
     let db = TestDb::mysql().await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let pinned = files.write("pinned.pem", &certs.pinned.cert_pem);
-    let service = Service::start(&[
-        ("DATABASE_URL", &db.url),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-        ("GOCARDLESS_WEBHOOK_SECRET", SECRET),
-    ]);
+    let secret = [("GOCARDLESS_WEBHOOK_SECRET", SECRET)];
+    let service = pinned_service(&db.url, &certs.pinned.cert_pem, &files, &secret);
     let body = payloads::mixed("L1");
     let good_signature = sign(SECRET, body.as_bytes());
     let bad_signature = sign("another-secret", body.as_bytes());

@@ -248,6 +248,21 @@ impl Drop for Service {
     }
 }
 
+/// A production service on `db_url` that pins the certificates in `pem`, written into `files`
+/// (which must outlive the service), with `extra` settings on top.
+pub fn pinned_service(db_url: &str, pem: &str, files: &Files, extra: &[(&str, &str)]) -> Service {
+    let pinned = files.write("pinned.pem", pem);
+    let mut env = vec![
+        ("DATABASE_URL", db_url),
+        (
+            "GOCARDLESS_WEBHOOK_CERT_PATH",
+            pinned.to_str().expect("UTF-8 path"),
+        ),
+    ];
+    env.extend_from_slice(extra);
+    Service::start(&env)
+}
+
 /// Runs the binary to completion with the given arguments and settings.
 pub fn run_binary(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
     Command::new(BINARY)
