@@ -6,7 +6,7 @@ mod common;
 mod webdriver;
 
 use common::certs::TestCerts;
-use common::{Files, Service, TestDb};
+use common::{pinned_service, Files, Service, TestDb};
 use serde_json::{json, Value};
 use webdriver::{Browser, Element};
 
@@ -137,12 +137,7 @@ async fn in_production_swagger_ui_is_refused_until_a_pinned_certificate_is_paste
     let db = TestDb::mysql().await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let pinned = files.write("pinned.pem", &certs.pinned_pem());
-    let service = Service::start(&[
-        ("DATABASE_URL", &db.url),
-        ("APP_ENV", "production"),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-    ]);
+    let service = pinned_service(&db.url, &certs.pinned_pem(), &files, &[]);
     let docs = SwaggerUi::open(&service).await;
     docs.choose_example("account_update").await;
 

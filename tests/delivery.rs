@@ -5,7 +5,7 @@ mod common;
 
 use common::certs::{Issued, TestCerts};
 use common::payloads::{self, account_update, connection_revoked, delivery, transaction};
-use common::{post, Backend, Files, Service, TestDb};
+use common::{pinned_service, post, Backend, Files, Service, TestDb};
 use serde_json::json;
 
 /// A production service on its own database, pinning the test certificates.
@@ -25,14 +25,7 @@ impl Setup {
         let db = TestDb::new(backend).await;
         let certs = TestCerts::new();
         let files = Files::new();
-        let pinned = files.write("pinned.pem", &certs.pinned_pem());
-        let mut env = vec![
-            ("DATABASE_URL", db.url.as_str()),
-            ("APP_ENV", "production"),
-            ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-        ];
-        env.extend_from_slice(extra);
-        let service = Service::start(&env);
+        let service = pinned_service(&db.url, &certs.pinned_pem(), &files, extra);
         Setup {
             db,
             certs,

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::certs::TestCerts;
 use common::payloads::{self, delivery, payment_failed, transaction};
-use common::{post, Answer, Files, Service, TestDb};
+use common::{pinned_service, post, Answer, Files, Service, TestDb};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -32,14 +32,7 @@ impl Setup {
         let db = TestDb::mysql().await;
         let certs = TestCerts::new();
         let files = Files::new();
-        let pinned = files.write("pinned.pem", &certs.pinned_pem());
-        let mut env = vec![
-            ("DATABASE_URL", db.url.as_str()),
-            ("APP_ENV", "production"),
-            ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-        ];
-        env.extend_from_slice(extra);
-        let service = Service::start(&env);
+        let service = pinned_service(&db.url, &certs.pinned_pem(), &files, extra);
         let escaped = certs.pinned.nginx_escaped();
         Setup {
             db,

@@ -6,7 +6,7 @@ mod common;
 
 use common::certs::{Issued, TestCerts};
 use common::payloads::{account_update, delivery, transaction};
-use common::{post, Files, Service, TestDb};
+use common::{pinned_service, post, Files, TestDb};
 use gocardless_webhooks::auth::signature::sign;
 use serde_json::json;
 
@@ -39,14 +39,16 @@ async fn log_of_broad_traffic(log_format: &str) -> (String, Vec<String>, TestCer
     let db = TestDb::mysql().await;
     let certs = TestCerts::new();
     let files = Files::new();
-    let pinned = files.write("pinned.pem", &certs.pinned_pem());
-    let service = Service::start(&[
-        ("DATABASE_URL", &db.url),
-        ("GOCARDLESS_WEBHOOK_CERT_PATH", pinned.to_str().unwrap()),
-        ("GOCARDLESS_WEBHOOK_SECRET", SECRET),
-        ("RUST_LOG", "debug"),
-        ("LOG_FORMAT", log_format),
-    ]);
+    let service = pinned_service(
+        &db.url,
+        &certs.pinned_pem(),
+        &files,
+        &[
+            ("GOCARDLESS_WEBHOOK_SECRET", SECRET),
+            ("RUST_LOG", "debug"),
+            ("LOG_FORMAT", log_format),
+        ],
+    );
     let mut signatures = Vec::new();
     let mut send = async |cert: Option<&Issued>, signature: Option<String>, body: String| {
         let escaped = cert.map(Issued::nginx_escaped);
