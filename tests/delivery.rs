@@ -74,6 +74,7 @@ on_both_stores!(
     a_pinned_delivery_stores_the_delivery_its_events_and_payymos_typed_rows,
     the_same_delivery_twice_is_stored_once_and_the_second_answer_reports_duplicates,
     an_event_repeated_within_one_delivery_is_stored_once,
+    deliveries_over_the_writers_budget_are_stored_whole_beside_small_ones,
     a_conflicting_duplicate_keeps_the_first_copy_and_logs_a_warning,
     an_older_account_update_does_not_overwrite_a_newer_one,
     an_older_revocation_does_not_overwrite_a_newer_one,
@@ -209,6 +210,47 @@ async fn an_event_repeated_within_one_delivery_is_stored_once(b: Backend) {
     assert_eq!(answer.body, json!({ "accepted": 2, "duplicates": 1 }));
     assert_eq!(setup.db.count("webhook_events").await, 2);
     assert_eq!(setup.db.count("transactions").await, 2);
+}
+
+/// The service writes a few hundred events at a time across all deliveries, and the rest wait
+/// their turn. A delivery with more events than that on its own still has to be written, and
+/// the small ones sent beside it too.
+async fn deliveries_over_the_writers_budget_are_stored_whole_beside_small_ones(b: Backend) {
+    let setup = Setup::new(b).await;
+    let big = |name: &str| {
+        let events: Vec<_> = (0..700)
+            .map(|i| {
+                transaction(
+                    &format!("EV{name}{i:04}"),
+                    &format!("TR{name}{i:04}"),
+                    "1.00",
+                )
+            })
+            .collect();
+        delivery(&events)
+    };
+    let small = |name: &str| {
+        delivery(&[transaction(
+            &format!("EV{name}"),
+            &format!("TR{name}"),
+            "2.00",
+        )])
+    };
+    let pinned = &setup.certs.pinned;
+
+    let answers = tokio::join!(
+        setup.send(pinned, big("BIG_A")),
+        setup.send(pinned, small("SMALL_A")),
+        setup.send(pinned, big("BIG_B")),
+        setup.send(pinned, small("SMALL_B")),
+    );
+
+    assert_eq!(answers.0.body, json!({ "accepted": 700, "duplicates": 0 }));
+    assert_eq!(answers.1.body, json!({ "accepted": 1, "duplicates": 0 }));
+    assert_eq!(answers.2.body, json!({ "accepted": 700, "duplicates": 0 }));
+    assert_eq!(answers.3.body, json!({ "accepted": 1, "duplicates": 0 }));
+    assert_eq!(setup.db.count("webhook_events").await, 1402);
+    assert_eq!(setup.db.count("transactions").await, 1402);
 }
 
 async fn a_conflicting_duplicate_keeps_the_first_copy_and_logs_a_warning(b: Backend) {

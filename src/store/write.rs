@@ -34,8 +34,15 @@ pub struct Saved {
 }
 
 impl Store {
-    /// Stores a delivery whole, or not at all.
+    /// Stores a delivery whole, or not at all. Waits first, in arrival order, until the
+    /// deliveries being written leave room for its events.
     pub async fn save(&self, delivery: &NewDelivery<'_>) -> Result<Saved, StoreError> {
+        let weight = delivery.events.len().clamp(1, super::EVENTS_IN_FLIGHT);
+        let _turn = self
+            .writing
+            .acquire_many(weight as u32)
+            .await
+            .expect("the writers' semaphore is never closed");
         let mut attempt = 0;
         loop {
             match self.save_once(delivery).await {
