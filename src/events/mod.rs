@@ -163,7 +163,7 @@ fn parse_event(value: &Value, json: String, path: &Path) -> Result<Event, Payloa
         resource_type,
         action,
         resource_id,
-        links: Value::Object(links.clone()).to_string(),
+        links: serde_json::to_string(links).expect("a JSON object always serialises"),
         json,
         kind,
     })

@@ -72,10 +72,10 @@ fn optional_link(
     fields::optional_text(links, key, &path.key("links"), ID_MAX_CHARS)
 }
 
-fn resource<'a>(
+fn resource<'a, 'p>(
     event: &'a Map<String, Value>,
-    path: &Path,
-) -> Result<(&'a Map<String, Value>, Path), PayloadError> {
+    path: &'p Path<'p>,
+) -> Result<(&'a Map<String, Value>, Path<'p>), PayloadError> {
     let value = fields::required(event, "resource", path)?;
     let path = path.key("resource");
     Ok((fields::object(value, &path)?, path))

@@ -7,6 +7,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 /// Parses `text` like `serde_json::from_str::<Value>`, failing on a repeated key.
@@ -70,13 +71,17 @@ impl<'de> Visitor<'de> for StrictVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                // The key comes from the body: show only its start.
-                let shown: String = key.chars().take(40).collect();
-                return Err(de::Error::custom(format_args!("duplicate key {shown:?}")));
-            }
             let Strict(value) = map.next_value()?;
-            object.insert(key, value);
+            match object.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                Entry::Occupied(taken) => {
+                    // The key comes from the body: show only its start.
+                    let shown: String = taken.key().chars().take(40).collect();
+                    return Err(de::Error::custom(format_args!("duplicate key {shown:?}")));
+                }
+            }
         }
         Ok(Value::Object(object))
     }
