@@ -30,8 +30,8 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// How many events all deliveries together may be writing at once. MariaDB stores the most
 /// rows per second with a few large transactions open at a time: with 32 deliveries of 250
-/// events open at once it spent about half as much CPU again per delivery as with two,
-/// waiting on the others' latches (bench/RESULTS.md). Deliveries of a few events still write
+/// events open at once it spent 40 % more CPU per delivery than with eight, waiting on the
+/// others' latches, and stored fewer (bench/RESULTS.md). Deliveries of a few events still write
 /// 32 at a time, one on each connection, so that the server flushes their commits together.
 const EVENTS_IN_FLIGHT: usize = 500;
 
@@ -178,8 +178,8 @@ fn sqlite_url_that_creates(url: &str) -> String {
 }
 
 /// Times are stored as UTC text that both databases read back as the same instant,
-/// `2024-05-01 12:00:00.000000`. Written field by field: chrono's formatter showed in profiles of large
-/// deliveries, where every event has two of these.
+/// `2024-05-01 12:00:00.000000`. Written field by field: chrono's formatter showed in
+/// profiles of large deliveries, where every event has two of these.
 pub(crate) fn db_time(at: &DateTime<Utc>) -> String {
     use std::fmt::Write as _;
 
