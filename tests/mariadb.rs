@@ -201,3 +201,94 @@ async fn ids_that_differ_only_in_case_or_accents_are_different_rows() {
         .collect();
     assert_eq!(stored, ids);
 }
+
+/// A delivery of many events that stalls on a lock held elsewhere keeps its turn to write
+/// (500 events' worth) until it finishes. The deliveries queued behind it must go ahead after
+/// a short wait, not wait with it until the lock goes or their time runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_large_delivery_does_not_hold_up_the_deliveries_behind_it() {
+    let db = TestDb::mysql().await;
+    let certs = TestCerts::new();
+    let files = Files::new();
+    let service = pinned_service(&db.url, &certs.pinned_pem(), &files, &[]);
+    let url = service.url("/api/gocardless/webhook");
+    let escaped = certs.pinned.nginx_escaped();
+    let send = |body: String| {
+        let (url, escaped) = (url.clone(), escaped.clone());
+        async move {
+            let headers = [
+                ("X-Client-Cert", escaped.as_str()),
+                ("X-Client-Verify", "SUCCESS"),
+            ];
+            post_to(&url, &headers, body).await
+        }
+    };
+    let events = |prefix: &str, count: usize| -> Vec<_> {
+        (0..count)
+            .map(|i| {
+                transaction(
+                    &format!("EV{prefix}{i:04}"),
+                    &format!("TR{prefix}{i:04}"),
+                    "1.00",
+                )
+            })
+            .collect()
+    };
+    let locked = transaction("EVLOCKED", "TRLOCKED", "1.00");
+    assert_eq!(
+        send(delivery(std::slice::from_ref(&locked))).await.status,
+        200
+    );
+
+    let pool = db.pool().await;
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("SELECT event_id FROM webhook_events WHERE event_id = 'EVLOCKED' FOR UPDATE")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let mut stalling = events("STALL", 599);
+    stalling.push(locked);
+    let stalled = tokio::spawn(send(delivery(&stalling)));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        // An insert of events that has run for a while is the one waiting on the lock.
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE INFO LIKE 'INSERT INTO webhook_events%' AND TIME_MS > 300",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !stalled.is_finished(),
+            "the delivery did not wait on the lock"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the delivery never waited on the lock"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let (large, medium, small) = tokio::join!(
+        send(delivery(&events("LARGE", 600))),
+        send(delivery(&events("MEDIUM", 20))),
+        send(delivery(&events("SMALL", 1))),
+    );
+
+    assert!(
+        !stalled.is_finished(),
+        "the stalled delivery ended before the others were answered, so they may have waited for it"
+    );
+    assert_eq!(large.body, json!({ "accepted": 600, "duplicates": 0 }));
+    assert_eq!(medium.body, json!({ "accepted": 20, "duplicates": 0 }));
+    assert_eq!(small.body, json!({ "accepted": 1, "duplicates": 0 }));
+    holder.rollback().await.unwrap();
+    let stalled = stalled.await.unwrap();
+    assert_eq!(stalled.body, json!({ "accepted": 599, "duplicates": 1 }));
+    assert_eq!(db.count("webhook_events").await, 1 + 599 + 600 + 20 + 1);
+    pool.close().await;
+}

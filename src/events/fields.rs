@@ -47,15 +47,33 @@ impl<'a> Path<'a> {
     }
 }
 
+/// How much of a key from the body a path shows.
+const KEY_SHOWN_CHARS: usize = 40;
+
 impl fmt::Display for Path<'_> {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Path::Root => Ok(()),
-            Path::Key(Path::Root, key) => f.write_str(key),
-            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Key(Path::Root, key) if is_plain(key) => f.write_str(key),
+            Path::Key(parent, key) if is_plain(key) => write!(f, "{parent}.{key}"),
+            // Any other key the sender chose (in `links`) goes into answers and logs quoted,
+            // with its control characters escaped so that it cannot start a log line of its
+            // own, and cut short.
+            Path::Key(parent, key) => {
+                let shown: String = key.chars().take(KEY_SHOWN_CHARS).collect();
+                let cut = if shown.len() < key.len() { "…" } else { "" };
+                write!(f, "{parent}[{shown:?}{cut}]")
+            }
             Path::Index(parent, index) => write!(f, "{parent}[{index}]"),
         }
     }
+}
+
+fn is_plain(key: &str) -> bool {
+    (1..=KEY_SHOWN_CHARS).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The id GoCardless gives an event (`EV0123ABCD`): the key that makes storage exactly-once.

@@ -36,6 +36,30 @@ fn invalid_at(body: &[u8]) -> String {
 }
 
 #[test]
+fn a_key_from_the_body_is_quoted_escaped_and_cut_short_in_a_path() {
+    let forged = "x\n2026-12-04T00:00:00Z ERROR forged line";
+    let links = json!({ "account": "AC1", forged: 1 });
+    let path = invalid_at(&body(&[event(
+        "payments",
+        "created",
+        json!({ "links": links }),
+    )]));
+    assert_eq!(
+        path,
+        r#"events[0].links["x\n2026-12-04T00:00:00Z ERROR forged line"]"#
+    );
+
+    let long = "k".repeat(800_000);
+    let links = json!({ long.as_str(): 1 });
+    let path = invalid_at(&body(&[event(
+        "payments",
+        "created",
+        json!({ "links": links }),
+    )]));
+    assert_eq!(path, format!("events[0].links[\"{}\"…]", "k".repeat(40)));
+}
+
+#[test]
 fn each_event_keeps_the_exact_text_it_arrived_in() {
     let text = r#"{"events":[ {"id":"EV1", "created_at":"2024-05-01T12:00:00Z","resource_type":"payments","action":"paid_out","links":{"payment":"PM1"}} ]}"#;
     let delivery = parse(text.as_bytes()).unwrap();

@@ -28,19 +28,29 @@ pub use write::Saved;
 /// How long a request waits for a free database connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// How many events all deliveries together may be writing at once. MariaDB stores the most
-/// rows per second with a few large transactions open at a time: with 32 deliveries of 250
-/// events open at once it spent 40 % more CPU per delivery than with eight, waiting on the
-/// others' latches, and stored fewer (bench/RESULTS.md). Deliveries of a few events still write
-/// 32 at a time, one on each connection, so that the server flushes their commits together.
+/// How many events the deliveries that take turns may be writing at once, in this process.
+/// MariaDB stores the most rows per second with a few large transactions open at a time: with
+/// 32 deliveries of 250 events open at once it spent 40 % more CPU per delivery than with
+/// eight, waiting on the others' latches, and stored fewer (bench/RESULTS.md).
 const EVENTS_IN_FLIGHT: usize = 500;
+
+/// Deliveries of at most this many events write without waiting for a turn: they gain from
+/// writing side by side (their commits share a flush), and all 32 connections' worth of them
+/// stay within [`EVENTS_IN_FLIGHT`].
+const EVENTS_WITHOUT_TURN: usize = 10;
+
+/// How long a delivery waits for its turn before writing anyway. The turns shape load; they
+/// must not let one stalled write (a lock held elsewhere, a slow disk) hold up every delivery
+/// queued behind it until each runs out of time.
+const TURN_WAIT: Duration = Duration::from_secs(1);
 
 /// A connection pool and the dialect of the database behind it.
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
     dialect: &'static Dialect,
-    /// One permit for each event being written; see [`EVENTS_IN_FLIGHT`].
+    /// One permit for each event being written by a delivery that took a turn; see
+    /// [`EVENTS_IN_FLIGHT`].
     writing: Arc<Semaphore>,
 }
 

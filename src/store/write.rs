@@ -11,9 +11,13 @@ use std::time::Duration;
 use serde_json::Value;
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, QueryBuilder, Row};
+use tokio::sync::SemaphorePermit;
 
 use super::dialect::Mode;
-use super::{db_time, Conflict, NewDelivery, Store, StoreError};
+use super::{
+    db_time, Conflict, NewDelivery, Store, StoreError, EVENTS_IN_FLIGHT, EVENTS_WITHOUT_TURN,
+    TURN_WAIT,
+};
 use crate::events::{AccountUpdated, ConnectionRevoked, Event, EventKind, TransactionCreated};
 
 /// Rows per multi-row insert: well inside both databases' limits on bound values.
@@ -34,15 +38,9 @@ pub struct Saved {
 }
 
 impl Store {
-    /// Stores a delivery whole, or not at all. Waits first, in arrival order, until the
-    /// deliveries being written leave room for its events.
+    /// Stores a delivery whole, or not at all.
     pub async fn save(&self, delivery: &NewDelivery<'_>) -> Result<Saved, StoreError> {
-        let weight = delivery.events.len().clamp(1, super::EVENTS_IN_FLIGHT);
-        let _turn = self
-            .writing
-            .acquire_many(weight as u32)
-            .await
-            .expect("the writers' semaphore is never closed");
+        let _turn = self.turn(delivery.events.len()).await;
         let mut attempt = 0;
         loop {
             match self.save_once(delivery).await {
@@ -52,6 +50,26 @@ impl Store {
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
                 outcome => return outcome,
+            }
+        }
+    }
+
+    /// Waits, in arrival order and for at most [`TURN_WAIT`], until the deliveries taking
+    /// turns leave room for `events` more; see [`EVENTS_IN_FLIGHT`]. `None` when the
+    /// delivery writes without a turn.
+    async fn turn(&self, events: usize) -> Option<SemaphorePermit<'_>> {
+        if events <= EVENTS_WITHOUT_TURN {
+            return None;
+        }
+        let permits = events.min(EVENTS_IN_FLIGHT) as u32;
+        match tokio::time::timeout(TURN_WAIT, self.writing.acquire_many(permits)).await {
+            Ok(permit) => Some(permit.expect("the writers' semaphore is never closed")),
+            Err(_) => {
+                tracing::debug!(
+                    events,
+                    "no turn to write within {TURN_WAIT:?}; writing anyway"
+                );
+                None
             }
         }
     }
