@@ -1,6 +1,7 @@
 //! GoCardless's path, end to end: a real TLS client, nginx with the project's template, the
 //! service binary and MariaDB. Each test has its own deployment (see `e2e/mod.rs`).
 
+mod common;
 mod e2e;
 
 use std::process::{Command, Output};

@@ -198,7 +198,7 @@ impl Service {
                 log.push('\n');
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(addr) => addr.parse().expect("listening address"),
             Err(_) => {
                 let _ = child.kill();
@@ -221,11 +221,19 @@ impl Service {
 
     /// Waits until the log contains `needle` (log lines are written after the answer).
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.logged_within(needle, Duration::from_secs(5));
+        self.log()
+    }
+
+    /// Whether the log mentions `needle`, waiting up to `wait` for it to arrive.
+    pub fn logged_within(&self, needle: &str, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
         loop {
-            let log = self.log();
-            if log.contains(needle) || Instant::now() > deadline {
-                return log;
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -241,10 +249,17 @@ impl Service {
     }
 }
 
-impl Drop for Service {
-    fn drop(&mut self) {
+impl Service {
+    /// Kills the service now rather than when it is dropped.
+    pub fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

@@ -5,7 +5,6 @@
 pub mod certs;
 pub mod db;
 pub mod nginx;
-pub mod service;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +15,8 @@ use tempfile::TempDir;
 use certs::{ClientCert, TestCerts};
 use db::{RowCounts, TestDatabase};
 use nginx::Nginx;
-use service::Service;
+
+use crate::common::Service;
 
 /// How long a line the service logged while answering may take to reach the test.
 const LOG_DELAY: Duration = Duration::from_secs(2);
@@ -42,7 +42,15 @@ impl Deployment {
         make_searchable(dir.path());
         let certs = TestCerts::generate(&dir.path().join("certs"));
         let db = TestDatabase::create().await;
-        let service = Service::start(&db.url, &certs.pins, service_env);
+        let pins = certs.pins.to_str().expect("UTF-8 path");
+        let mut env = vec![
+            ("DATABASE_URL", db.url.as_str()),
+            ("APP_ENV", "production"),
+            ("GOCARDLESS_WEBHOOK_CERT_PATH", pins),
+            ("TRUSTED_PROXIES", "127.0.0.1/32"),
+        ];
+        env.extend_from_slice(service_env);
+        let service = Service::start(&env);
         let nginx = Nginx::start(&dir.path().join("nginx"), &certs.dir, service.addr);
         Deployment {
             nginx,
