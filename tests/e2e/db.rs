@@ -1,10 +1,6 @@
 //! A database of one's own on the MariaDB server that `scripts/test` starts.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use sqlx::mysql::{MySqlPool, MySqlPoolOptions};
-use sqlx::{Connection as _, MySqlConnection};
 
 /// How many rows each table holds.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -26,21 +22,7 @@ impl TestDatabase {
     /// Creates an empty database with a name no other test uses. The service creates the
     /// tables when it starts.
     pub async fn create() -> TestDatabase {
-        let admin_url = std::env::var("TEST_MYSQL_URL").expect(
-            "TEST_MYSQL_URL is not set: run scripts/test, or start a server with \
-             scripts/mariadb-start DIR and export the URL it prints",
-        );
-        let name = unique_name();
-
-        let mut admin = MySqlConnection::connect(&admin_url).await.unwrap();
-        // The name is made here from digits and letters only; it cannot be a bind parameter.
-        sqlx::query(&format!("CREATE DATABASE {name} CHARACTER SET utf8mb4"))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        admin.close().await.unwrap();
-
-        let url = format!("{}/{name}", admin_url.trim_end_matches('/'));
+        let url = crate::common::TestDb::mysql().await.url;
         let pool = MySqlPoolOptions::new()
             .max_connections(2)
             .connect(&url)
@@ -126,14 +108,4 @@ impl TestDatabase {
         .await
         .unwrap()
     }
-}
-
-fn unique_name() -> String {
-    static SEQUENCE: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let sequence = SEQUENCE.fetch_add(1, Ordering::Relaxed);
-    format!("e2e_{}_{nanos:x}_{sequence}", std::process::id())
 }
